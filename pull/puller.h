@@ -1,0 +1,83 @@
+// Pulls one image into a node's content store: resolve the reference, pick the platform's
+// manifest from an index, fetch every blob that is not already present (streamed, hashed
+// while written, verified, renamed), store the manifests and tag the image in index.json.
+//
+// The pull machinery used by the node's transfer actors, by `pullfleet image pull` and by
+// tests alike; it knows nothing of actors. Blocking: run it on a transfer thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "image/platform.h"
+#include "image/reference.h"
+#include "registry/client.h"
+#include "store/content_store.h"
+
+namespace pullfleet::pull {
+
+// A credential to try, with a description of where it came from (never the secret).
+struct CandidateCredential {
+  registry::Credentials credentials;
+  std::string source;  // e.g. "node config.json key 127.0.0.1:5000"
+};
+
+struct Progress {
+  int64_t bytes_done = 0;
+  int64_t bytes_total = 0;
+  int layers_done = 0;
+  int layers_total = 0;
+};
+
+struct PullOptions {
+  image::Reference reference;
+  image::Platform platform;
+  // Tried in order until one works; an empty list means one anonymous attempt.
+  std::vector<CandidateCredential> credentials;
+  registry::HostOptions host;
+  // Blobs of one image fetched at once.
+  int max_concurrent_blobs = 3;
+  long stall_timeout_s = 60;
+  const std::atomic<bool>* cancel = nullptr;
+  // Called from the pulling threads, at most every few hundred milliseconds.
+  std::function<void(const Progress&)> on_progress;
+};
+
+struct PullResult {
+  // What the reference resolved to at the registry (index or manifest digest).
+  std::string resolved_digest;
+  // The platform manifest stored for this node, and its parts.
+  std::string manifest_digest;
+  std::string config_digest;
+  std::vector<std::string> layer_digests;
+  int64_t image_size = 0;  // config + layers, as described by the manifest
+  int64_t bytes_downloaded = 0;
+  int blobs_downloaded = 0;
+  int blobs_reused = 0;
+  std::string credential_source;  // which candidate worked; empty for anonymous
+};
+
+class Puller {
+ public:
+  explicit Puller(store::ContentStore& store) : store_(store) {}
+
+  // Pulls the image; returns once every blob is verified in the store and the image is
+  // tagged with options.reference.Normalized().
+  Result<PullResult> Pull(const PullOptions& options);
+
+  // Asks the registry (HEAD, no download) which digest the reference points at now.
+  Result<std::string> Resolve(const PullOptions& options);
+
+  // The image rooted at `digest` (index or manifest) if it is complete in the store for
+  // `platform`: every manifest and blob present. kNotFound otherwise. No network.
+  Result<PullResult> FindLocal(std::string_view digest, const image::Platform& platform) const;
+
+ private:
+  store::ContentStore& store_;
+};
+
+}  // namespace pullfleet::pull
