@@ -9,7 +9,9 @@
 //
 // Thread-safe: one store is shared by every transfer of a node. At most one Ingest per
 // digest exists at a time; a second BeginIngest for the same digest waits for the first
-// to finish.
+// to finish. Known shortcoming: that wait is within one process only; two processes sharing
+// one root could interleave writes into one partial file (the commit's digest check would
+// catch it, at the cost of a re-download). An flock on the partial file would fix it.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +52,10 @@ class Ingest {
   virtual Status Commit() = 0;
   // Deletes the partial file (the data is known to be wrong).
   virtual void Discard() = 0;
+  // True when the blob was already complete in blobs/ when the ingest began (for instance a
+  // concurrent writer committed it while this one waited): nothing is to be written, and
+  // Commit() succeeds at once.
+  virtual bool already_present() const = 0;
 };
 
 class ContentStore {
