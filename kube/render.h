@@ -18,7 +18,19 @@ struct TableOptions {
 // NAME READY STATUS RESTARTS AGE [NODE] table, kubectl style. STATUS is the waiting reason
 // of the first container that is not ready ("Init:ErrImagePull" for init containers),
 // "ImagesReady" once every image is present.
+// Columns are aligned as kubectl's tab writer does (3 spaces between columns); an empty list
+// gives an empty string, so the caller prints kubectl's "No resources found ..." itself.
 std::string PodTable(const pb::PodList& pods, const TableOptions& options);
+
+// The STATUS column of one pod, in this order:
+//   "Pending" (or the phase) while no container status has been reported;
+//   "Init:<reason>" for the first init container not ready with a waiting reason other than
+//   PodInitializing/ContainerCreating, else "Init:<i>/<n>" (i = init containers before it);
+//   the waiting reason of the first container not ready that has one ("ErrImagePull",
+//   "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "ContainerCreating", ...);
+//   the phase (or "Pending") when a container is not ready without a reason;
+//   "ImagesReady" when every container's image is present.
+std::string PodStatusText(const pb::Pod& pod);
 
 // A Kubernetes v1 PodList as JSON: metadata, spec.nodeName, spec.containers[] with image and
 // imagePullPolicy, status.conditions, status.containerStatuses[] and
@@ -29,9 +41,15 @@ std::string PodListJson(const pb::PodList& pods);
 // progress while pulling, conditions, and the Events table.
 std::string DescribePod(const pb::Pod& pod, int64_t now_unix_ms);
 
-// REFERENCE DIGEST SIZE table of a node's images, and its JSON form.
+// REFERENCE DIGEST SIZE AGE table of a node's images (sorted by reference) followed by a
+// "Store: <path>" line, and its JSON form. The overload without `now_unix_ms` reads the
+// system clock for the AGE column.
+std::string ImageTable(const pb::ImageList& images, int64_t now_unix_ms);
 std::string ImageTable(const pb::ImageList& images);
 std::string ImageListJson(const pb::ImageList& images);
+
+// "12.3 MiB", "512 B": binary units with one decimal, as pull progress and sizes are shown.
+std::string FormatBytes(double bytes);
 
 // "3m20s", "45s", "2d" as kubectl prints ages.
 std::string HumanDuration(int64_t milliseconds);
