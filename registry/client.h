@@ -8,7 +8,12 @@
 // its own Client.
 //
 // Credentials are only ever sent to the registry host itself (and to a token realm the
-// registry named in its challenge); never after a redirect to another host.
+// registry named in its challenge); never after a redirect to another host. Redirects are
+// followed by hand for that reason (curl's own following is off).
+//
+// Scheme: https always; a loopback host, or one with allow_plain_http, that fails the TLS
+// handshake (not certificate verification) is retried over plain http and the choice is
+// remembered for the life of the Client, as Docker does for insecure registries.
 #pragma once
 
 #include <atomic>
@@ -57,6 +62,9 @@ struct ClientOptions {
   long stall_timeout_s = 60;
   // Checked while transferring; when it becomes true the call fails with kCancelled.
   const std::atomic<bool>* cancel = nullptr;
+  // A second stop flag, checked like `cancel` (also kCancelled): the puller raises it to stop
+  // sibling transfers once one blob of the image has failed.
+  const std::atomic<bool>* abort = nullptr;
 };
 
 struct ManifestHead {
