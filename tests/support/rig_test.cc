@@ -1,0 +1,238 @@
+// Self-test of the real-registry rig: every registry mode answers as a client expects, and the
+// pushed images are there with the digests build-images.sh reported.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/support/registry_fixture.h"
+
+namespace pullfleet::testing {
+namespace {
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// Runs `cmd`, expecting success; returns its trimmed output.
+std::string MustRun(const std::string& cmd) {
+  CommandResult r = RunCommand(cmd);
+  EXPECT_EQ(r.exit_code, 0) << "command failed: " << r.output;
+  return Trim(r.output);
+}
+
+// HTTP status code of a GET with extra curl arguments.
+std::string HttpCode(const std::string& url, const std::string& curl_args = "") {
+  return Trim(RunCommand("curl -s -o /dev/null -w '%{http_code}' --max-time 5 " + curl_args + " " +
+                         ShellQuote(url))
+                  .output);
+}
+
+// The value of a response header of a GET (case-insensitive name), without the name.
+std::string Header(const std::string& url, const std::string& name,
+                   const std::string& curl_args = "") {
+  return MustRun("curl -s -o /dev/null -D - --max-time 5 " + curl_args + " " + ShellQuote(url) +
+                 " | tr -d '\\r' | grep -i '^" + name + ":' | cut -d' ' -f2-");
+}
+
+const char kAcceptAll[] =
+    " -H 'Accept: application/vnd.oci.image.index.v1+json'"
+    " -H 'Accept: application/vnd.oci.image.manifest.v1+json'"
+    " -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json'"
+    " -H 'Accept: application/vnd.docker.distribution.manifest.v2+json'";
+
+// skopeo arguments that reach `registry` (TLS CA, credentials).
+std::string SkopeoArgs(const RegistryFixture& registry) {
+  std::string args = registry.options().tls
+                         ? " --cert-dir " + ShellQuote(registry.Env("REGISTRY_CERT_DIR"))
+                         : std::string(" --tls-verify=false");
+  if (!registry.user().empty()) {
+    args += " --creds " + ShellQuote(registry.user() + ":" + registry.password());
+  }
+  return args;
+}
+
+// sha256 of the raw manifest skopeo fetches for `ref`, as "sha256:...".
+std::string RawManifestDigest(const RegistryFixture& registry, const std::string& ref) {
+  return "sha256:" + MustRun("skopeo inspect --raw" + SkopeoArgs(registry) + " " +
+                             ShellQuote("docker://" + ref) + " | sha256sum | cut -d' ' -f1");
+}
+
+// URL of the manifest of "repo:tag" in `registry`.
+std::string ManifestUrl(const RegistryFixture& registry, std::string ref) {
+  return registry.url() + "/v2/" + ref.replace(ref.rfind(':'), 1, "/manifests/");
+}
+
+// ---------------------------------------------------------------------------------------------
+// No auth, plain HTTP, all images.
+
+class PlainRegistryTest : public RegistrySuite<PlainRegistryTest> {};
+
+TEST_F(PlainRegistryTest, V2AnswersOk) {
+  EXPECT_EQ(registry().url(), "http://" + registry().host());
+  EXPECT_EQ(HttpCode(registry().url() + "/v2/"), "200");
+}
+
+TEST_F(PlainRegistryTest, EveryImageHasTheDigestItWasPushedWith) {
+  struct Case {
+    const char* ref;
+    const char* digest_name;
+  };
+  const std::vector<Case> cases = {
+      {"pf/busybox:1.36", "BUSYBOX"},    {"pf/busybox:latest", "BUSYBOX"},
+      {"pf/multiarch:1.0", "MULTIARCH"}, {"pf/big:1.0", "BIG"},
+      {"pf/app:v1", "APP_V1"},           {"pf/app:v2", "APP_V2"},
+      {"pf/sidecar:1.0", "SIDECAR"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.ref);
+    std::string want = registry().Digest(c.digest_name);
+    ASSERT_EQ(want.rfind("sha256:", 0), 0u) << "no digest named " << c.digest_name;
+    EXPECT_EQ(RawManifestDigest(registry(), registry().Ref(c.ref)), want);
+    EXPECT_EQ(Header(ManifestUrl(registry(), c.ref), "Docker-Content-Digest", kAcceptAll), want);
+  }
+  EXPECT_NE(registry().Digest("APP_V1"), registry().Digest("APP_V2"));
+}
+
+TEST_F(PlainRegistryTest, MultiarchIsAnIndexOfAmd64AndArm64) {
+  std::string index = MustRun("curl -s" + std::string(kAcceptAll) + " " +
+                              ShellQuote(registry().url() + "/v2/pf/multiarch/manifests/1.0"));
+  std::string platforms =
+      MustRun("echo " + ShellQuote(index) +
+              " | jq -r '.mediaType, (.manifests[] | .digest + \" \" + .platform.architecture)'");
+  EXPECT_EQ(platforms, "application/vnd.oci.image.index.v1+json\n" +
+                           registry().Digest("MULTIARCH_AMD64") + " amd64\n" +
+                           registry().Digest("MULTIARCH_ARM64") + " arm64");
+  // The arm64 child really carries an aarch64 busybox: its config says so.
+  std::string arch = MustRun("skopeo inspect --tls-verify=false --override-arch arm64 " +
+                             ShellQuote("docker://" + registry().Ref("pf/multiarch:1.0")) +
+                             " | jq -r .Architecture");
+  EXPECT_EQ(arch, "arm64");
+}
+
+TEST_F(PlainRegistryTest, BigImageIsAbout40MiBInThreeLayers) {
+  long size = std::stol(registry().Env("BIG_SIZE"));
+  EXPECT_GT(size, 38L << 20);
+  EXPECT_LT(size, 45L << 20);
+  std::string layers = MustRun("skopeo inspect --tls-verify=false " +
+                               ShellQuote("docker://" + registry().Ref("pf/big:1.0")) +
+                               " | jq -r '.Layers | join(\" \")'");
+  EXPECT_EQ(layers, registry().Env("BIG_LAYER_DIGESTS"));
+}
+
+TEST_F(PlainRegistryTest, BlobGetCountsSeeEachBlobGet) {
+  auto before = registry().BlobGetCount();
+  auto before_repo = registry().BlobGetCount("pf/busybox");
+  ASSERT_TRUE(before.ok()) << before.error().message();
+  ASSERT_TRUE(before_repo.ok()) << before_repo.error().message();
+  int before_big = registry().BlobGetCount("pf/big").value();
+
+  std::string blob_url =
+      registry().url() + "/v2/pf/busybox/blobs/" + registry().Digest("BUSYBOX_LAYER");
+  EXPECT_EQ(HttpCode(blob_url), "200");
+  EXPECT_EQ(HttpCode(blob_url), "200");
+  EXPECT_EQ(HttpCode(registry().url() + "/v2/pf/busybox/manifests/1.36", kAcceptAll), "200");
+
+  EXPECT_EQ(registry().BlobGetCount().value(), before.value() + 2);
+  EXPECT_EQ(registry().BlobGetCount("pf/busybox").value(), before_repo.value() + 2);
+  EXPECT_EQ(registry().BlobGetCount("pf/big").value(), before_big);
+}
+
+TEST_F(PlainRegistryTest, RetagMovesLatestAndBack) {
+  EXPECT_EQ(RawManifestDigest(registry(), registry().Ref("pf/app:latest")),
+            registry().Digest("APP_V1"));
+  auto moved = registry().Retag("pf/app:v2", "pf/app:latest");
+  ASSERT_TRUE(moved.ok()) << moved.error().message();
+  EXPECT_EQ(moved.value(), registry().Digest("APP_V2"));
+  EXPECT_EQ(RawManifestDigest(registry(), registry().Ref("pf/app:latest")),
+            registry().Digest("APP_V2"));
+  auto back = registry().Retag("pf/app:v1", "pf/app:latest");
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(back.value(), registry().Digest("APP_V1"));
+}
+
+TEST_F(PlainRegistryTest, StopRefusesConnectionsAndRestartKeepsContent) {
+  std::string manifest_url = registry().url() + "/v2/pf/busybox/manifests/1.36";
+  ASSERT_TRUE(registry().Stop().ok());
+  EXPECT_EQ(HttpCode(manifest_url, kAcceptAll), "000");
+  Status restarted = registry().Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted.error().message();
+  EXPECT_EQ(registry().url() + "/v2/pf/busybox/manifests/1.36", manifest_url);  // same port
+  EXPECT_EQ(HttpCode(manifest_url, kAcceptAll), "200");
+}
+
+// ---------------------------------------------------------------------------------------------
+// htpasswd basic auth.
+
+class HtpasswdRegistryTest : public RegistrySuite<HtpasswdRegistryTest> {
+ public:
+  static RegistryOptions SuiteOptions() {
+    RegistryOptions options;
+    options.auth = RegistryAuth::kHtpasswd;
+    options.images = "busybox";
+    return options;
+  }
+};
+
+TEST_F(HtpasswdRegistryTest, V2WantsBasicAuth) {
+  std::string v2 = registry().url() + "/v2/";
+  EXPECT_EQ(HttpCode(v2), "401");
+  EXPECT_EQ(Header(v2, "WWW-Authenticate"), "Basic realm=\"pullfleet-test\"");
+  EXPECT_EQ(HttpCode(v2, registry().CurlAuthArgs()), "200");
+  EXPECT_EQ(HttpCode(v2, "-u " + ShellQuote(registry().user() + ":wrong")), "401");
+}
+
+TEST_F(HtpasswdRegistryTest, CredentialsAreRandomPerRegistry) {
+  EXPECT_EQ(registry().user().rfind("pf-", 0), 0u);
+  EXPECT_EQ(registry().password().size(), 32u);
+}
+
+TEST_F(HtpasswdRegistryTest, ImagesPullableWithCredentialsOnly) {
+  EXPECT_EQ(RawManifestDigest(registry(), registry().Ref("pf/busybox:1.36")),
+            registry().Digest("BUSYBOX"));
+  CommandResult anonymous = RunCommand("skopeo inspect --raw --tls-verify=false " +
+                                       ShellQuote("docker://" + registry().Ref("pf/busybox:1.36")));
+  EXPECT_NE(anonymous.exit_code, 0);
+  EXPECT_NE(anonymous.output.find("authentication required"), std::string::npos)
+      << anonymous.output;
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS with the rig's own CA.
+
+class TlsRegistryTest : public RegistrySuite<TlsRegistryTest> {
+ public:
+  static RegistryOptions SuiteOptions() {
+    RegistryOptions options;
+    options.tls = true;
+    options.images = "busybox";
+    return options;
+  }
+};
+
+TEST_F(TlsRegistryTest, V2AnswersOverTlsWithTheCa) {
+  EXPECT_EQ(registry().url(), "https://" + registry().host());
+  EXPECT_EQ(HttpCode(registry().url() + "/v2/", registry().CurlAuthArgs()), "200");
+  // curl negotiates HTTP/2 with the Go server.
+  EXPECT_EQ(MustRun("curl -s -o /dev/null -w '%{http_version}' " + registry().CurlAuthArgs() + " " +
+                    ShellQuote(registry().url() + "/v2/")),
+            "2");
+  // The name localhost is in the certificate too.
+  std::string by_name = "https://localhost:" + registry().Env("REGISTRY_PORT") + "/v2/";
+  EXPECT_EQ(HttpCode(by_name, registry().CurlAuthArgs()), "200");
+}
+
+TEST_F(TlsRegistryTest, UnknownCaIsRejected) {
+  CommandResult r =
+      RunCommand("curl -s -o /dev/null --max-time 5 " + ShellQuote(registry().url() + "/v2/"));
+  EXPECT_EQ(r.exit_code, 60);  // curl: peer certificate cannot be authenticated
+}
+
+TEST_F(TlsRegistryTest, ImagesPullableWithTheCa) {
+  EXPECT_EQ(RawManifestDigest(registry(), registry().Ref("pf/busybox:1.36")),
+            registry().Digest("BUSYBOX"));
+}
+
+}  // namespace
+}  // namespace pullfleet::testing
