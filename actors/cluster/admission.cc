@@ -1,0 +1,85 @@
+#include "actors/cluster/admission.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <cstdio>
+
+#include "image/policy.h"
+
+namespace pullfleet::actors {
+namespace {
+
+constexpr std::string_view kNameAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+
+void DefaultContainers(google::protobuf::RepeatedPtrField<pb::Container>* containers,
+                       const google::protobuf::RepeatedPtrField<pb::Container>* previous,
+                       const AdmissionOptions& options) {
+  for (auto& container : *containers) {
+    if (options.always_pull_images) {
+      container.set_image_pull_policy("Always");
+      continue;
+    }
+    if (!container.image_pull_policy().empty()) continue;
+    if (previous != nullptr) {
+      for (const auto& old : *previous) {
+        if (old.name() == container.name() && !old.image_pull_policy().empty()) {
+          container.set_image_pull_policy(old.image_pull_policy());
+        }
+      }
+      if (!container.image_pull_policy().empty()) continue;
+    }
+    container.set_image_pull_policy(
+        std::string(image::ToString(image::DefaultPullPolicy(container.image()))));
+  }
+}
+
+}  // namespace
+
+void DefaultPodSpec(pb::PodSpec* spec, const pb::PodSpec* previous,
+                    const AdmissionOptions& options) {
+  DefaultContainers(spec->mutable_init_containers(),
+                    previous ? &previous->init_containers() : nullptr, options);
+  DefaultContainers(spec->mutable_containers(), previous ? &previous->containers() : nullptr,
+                    options);
+}
+
+std::string RandomSuffix(std::mt19937_64& rng, size_t length) {
+  std::string out;
+  for (size_t i = 0; i < length; ++i) out += kNameAlphabet[rng() % kNameAlphabet.size()];
+  return out;
+}
+
+std::string NewUid(std::mt19937_64& rng) {
+  const uint64_t a = rng(), b = rng();
+  char buffer[40];
+  std::snprintf(buffer, sizeof(buffer), "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
+                static_cast<unsigned>(a & 0xffff), static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buffer;
+}
+
+std::string TemplateHash(const pb::PodSpec& spec) {
+  // FNV-1a over the deterministic serialisation of the template.
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    spec.SerializeToCodedStream(&coded);
+  }
+  uint64_t hash = 1469598103934665603ULL;
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  std::string out;
+  for (int i = 0; i < 10; ++i) {
+    out += kNameAlphabet[hash % kNameAlphabet.size()];
+    hash /= kNameAlphabet.size();
+  }
+  return out;
+}
+
+}  // namespace pullfleet::actors

@@ -1,0 +1,419 @@
+// The coordinator actor. See coordinator.h for what it is; this file is its state and
+// message handlers, in the order a pod travels: apply (admission, controller), scheduling,
+// node registration and assignment, status reports, reads and deletes.
+#include "actors/cluster/coordinator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+
+#include "actors/cluster/admission.h"
+#include "actors/common/protocol.h"
+#include "caf/all.hpp"
+
+namespace pullfleet::actors {
+namespace {
+
+constexpr uint32_t kPodRecordVersion = 1;
+constexpr uint32_t kWorkloadRecordVersion = 1;
+// Events kept per pod, oldest dropped first.
+constexpr int kMaxEventsPerPod = 100;
+
+int64_t UnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string PodKey(const std::string& ns, const std::string& name) {
+  return "pod/" + ns + "/" + name;
+}
+
+std::string WorkloadKey(const pb::Workload& w) {
+  return "workload/" + w.kind() + "/" + w.metadata().namespace_() + "/" + w.metadata().name();
+}
+
+struct NodeEntry {
+  caf::actor actor;
+  pb::NodeInfo info;
+  bool up = false;
+};
+
+struct CoordinatorState {
+  CoordinatorOptions options;
+  std::shared_ptr<persistence::RecordDb> db;
+  std::map<std::string, pb::Pod> pods;            // by PodKey
+  std::map<std::string, pb::Workload> workloads;  // by WorkloadKey
+  std::map<std::string, NodeEntry> nodes;         // by node name
+  std::mt19937_64 rng{std::random_device{}()};
+  static inline const char* name = "coordinator";
+};
+
+using CoordinatorActor = caf::stateful_actor<CoordinatorState>;
+
+// ---- persistence -------------------------------------------------------------------------------
+
+void PersistPod(CoordinatorState& st, const pb::Pod& pod) {
+  auto status = st.db->Put(PodKey(pod.metadata().namespace_(), pod.metadata().name()), pod);
+  if (!status.ok()) {
+    // The pod stays in memory and the next change writes it again.
+    spdlog::error("coordinator: persist pod {}/{}: {}", pod.metadata().namespace_(),
+                  pod.metadata().name(), status.error().message());
+  }
+}
+
+void LoadState(CoordinatorState& st) {
+  size_t bad = 0;
+  auto pods = st.db->Scan("pod/", [&](std::string_view key, std::string_view value) {
+    pb::Pod pod;
+    if (!pod.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      ++bad;
+      return;
+    }
+    st.pods[std::string(key)] = std::move(pod);
+  });
+  auto workloads = st.db->Scan("workload/", [&](std::string_view key, std::string_view value) {
+    pb::Workload workload;
+    if (!workload.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      ++bad;
+      return;
+    }
+    st.workloads[std::string(key)] = std::move(workload);
+  });
+  if (!pods.ok() || !workloads.ok() || bad > 0) {
+    spdlog::error("coordinator: database {} partly unreadable ({} bad records)", st.db->path(),
+                  bad);
+  }
+  spdlog::info("coordinator: loaded {} pods and {} workloads from {}", st.pods.size(),
+               st.workloads.size(), st.db->path());
+}
+
+// ---- scheduling --------------------------------------------------------------------------------
+
+void SendAssignment(CoordinatorActor* self, const pb::Pod& pod) {
+  auto it = self->state.nodes.find(pod.spec().node_name());
+  if (it == self->state.nodes.end() || !it->second.up) return;  // sent when it registers
+  pb::PodAssignment assignment;
+  *assignment.mutable_pod() = pod;
+  self->send(it->second.actor, assign_atom::value, std::move(assignment));
+}
+
+// The up node with the fewest pods; empty when no node is up.
+std::string LeastLoadedNode(const CoordinatorState& st) {
+  std::map<std::string, size_t> load;
+  for (const auto& [name, node] : st.nodes) {
+    if (node.up) load[name] = 0;
+  }
+  for (const auto& [key, pod] : st.pods) {
+    auto it = load.find(pod.spec().node_name());
+    if (it != load.end()) ++it->second;
+  }
+  std::string best;
+  size_t best_load = SIZE_MAX;
+  for (const auto& [name, count] : load) {
+    if (count < best_load) {
+      best = name;
+      best_load = count;
+    }
+  }
+  return best;
+}
+
+void Schedule(CoordinatorActor* self, pb::Pod& pod) {
+  if (pod.spec().node_name().empty()) {
+    const std::string node = LeastLoadedNode(self->state);
+    if (node.empty()) return;  // stays pending until a node registers
+    pod.mutable_spec()->set_node_name(node);
+    PersistPod(self->state, pod);
+  }
+  SendAssignment(self, pod);
+}
+
+void ScheduleUnassigned(CoordinatorActor* self) {
+  for (auto& [key, pod] : self->state.pods) {
+    if (pod.spec().node_name().empty()) Schedule(self, pod);
+  }
+}
+
+void RemovePod(CoordinatorActor* self, const std::string& key) {
+  auto& st = self->state;
+  auto it = st.pods.find(key);
+  if (it == st.pods.end()) return;
+  auto node = st.nodes.find(it->second.spec().node_name());
+  if (node != st.nodes.end() && node->second.up) {
+    pb::PodRemoval removal;
+    removal.set_namespace_(it->second.metadata().namespace_());
+    removal.set_name(it->second.metadata().name());
+    removal.set_uid(it->second.metadata().uid());
+    self->send(node->second.actor, remove_atom::value, removal);
+  }
+  (void)st.db->Delete(key);
+  st.pods.erase(it);
+}
+
+// ---- apply -------------------------------------------------------------------------------------
+
+pb::Pod AdmitNewPod(CoordinatorState& st, pb::Pod pod) {
+  auto* meta = pod.mutable_metadata();
+  if (meta->namespace_().empty()) meta->set_namespace_("default");
+  meta->set_uid(NewUid(st.rng));
+  meta->set_creation_unix_ms(UnixMillis());
+  pod.set_record_version(kPodRecordVersion);
+  pod.clear_status();
+  pod.clear_events();
+  DefaultPodSpec(pod.mutable_spec(), nullptr, {st.options.always_pull_images});
+  return pod;
+}
+
+std::string ApplyPod(CoordinatorActor* self, pb::Pod pod) {
+  auto& st = self->state;
+  if (pod.metadata().namespace_().empty()) pod.mutable_metadata()->set_namespace_("default");
+  const std::string key = PodKey(pod.metadata().namespace_(), pod.metadata().name());
+  const std::string line = "pod/" + pod.metadata().name();
+  auto it = st.pods.find(key);
+  if (it == st.pods.end()) {
+    pb::Pod admitted = AdmitNewPod(st, std::move(pod));
+    PersistPod(st, admitted);
+    auto& stored = st.pods[key] = std::move(admitted);
+    Schedule(self, stored);
+    return line + " created";
+  }
+  // Re-apply: the stored policies stay where the new spec omits them.
+  pb::Pod& stored = it->second;
+  pb::PodSpec spec = pod.spec();
+  DefaultPodSpec(&spec, &stored.spec(), {st.options.always_pull_images});
+  if (spec.node_name().empty()) spec.set_node_name(stored.spec().node_name());
+  if (spec.SerializeAsString() == stored.spec().SerializeAsString()) return line + " unchanged";
+  *stored.mutable_spec() = std::move(spec);
+  PersistPod(st, stored);
+  SendAssignment(self, stored);
+  return line + " configured";
+}
+
+// The ReplicaSet name a Deployment's pods are owned by.
+std::string ReplicaSetName(const pb::Workload& w, const std::string& hash) {
+  return w.metadata().name() + "-" + hash;
+}
+
+// Makes the pods of `w` match its template and replica count: pods of an older template
+// are removed (a recreate rollout), missing ones created, surplus ones removed.
+void Reconcile(CoordinatorActor* self, const pb::Workload& w) {
+  auto& st = self->state;
+  const std::string hash = TemplateHash(w.template_spec());
+  const std::string owner = ReplicaSetName(w, hash);
+  const std::string prefix = w.metadata().name() + "-";
+  std::vector<std::string> current;
+  std::vector<std::string> stale;
+  for (const auto& [key, pod] : st.pods) {
+    const auto& meta = pod.metadata();
+    if (meta.namespace_() != w.metadata().namespace_() || meta.owner_kind() != "ReplicaSet" ||
+        meta.owner_name().rfind(prefix, 0) != 0) {
+      continue;
+    }
+    (meta.owner_name() == owner ? current : stale).push_back(key);
+  }
+  for (const auto& key : stale) RemovePod(self, key);
+  while (current.size() > static_cast<size_t>(std::max(w.replicas(), 0))) {
+    RemovePod(self, current.back());
+    current.pop_back();
+  }
+  for (size_t i = current.size(); i < static_cast<size_t>(std::max(w.replicas(), 0)); ++i) {
+    pb::Pod pod;
+    auto* meta = pod.mutable_metadata();
+    meta->set_name(owner + "-" + RandomSuffix(st.rng, 5));
+    meta->set_namespace_(w.metadata().namespace_());
+    meta->set_owner_kind("ReplicaSet");
+    meta->set_owner_name(owner);
+    *meta->mutable_labels() = w.template_labels();
+    (*meta->mutable_labels())["pod-template-hash"] = hash;
+    *pod.mutable_spec() = w.template_spec();
+    pb::Pod admitted = AdmitNewPod(st, std::move(pod));
+    const std::string key = PodKey(meta->namespace_(), admitted.metadata().name());
+    PersistPod(st, admitted);
+    auto& stored = st.pods[key] = std::move(admitted);
+    Schedule(self, stored);
+  }
+}
+
+std::string ApplyWorkload(CoordinatorActor* self, pb::Workload w) {
+  auto& st = self->state;
+  if (w.metadata().namespace_().empty()) w.mutable_metadata()->set_namespace_("default");
+  w.set_record_version(kWorkloadRecordVersion);
+  const std::string key = WorkloadKey(w);
+  std::string kind_lower = w.kind();
+  for (auto& c : kind_lower) c = static_cast<char>(std::tolower(c));
+  const std::string line = kind_lower + ".apps/" + w.metadata().name();
+  auto it = st.workloads.find(key);
+  const pb::PodSpec* previous = it == st.workloads.end() ? nullptr : &it->second.template_spec();
+  DefaultPodSpec(w.mutable_template_spec(), previous, {st.options.always_pull_images});
+  std::string verdict = "created";
+  if (it != st.workloads.end()) {
+    w.mutable_metadata()->set_uid(it->second.metadata().uid());
+    w.mutable_metadata()->set_creation_unix_ms(it->second.metadata().creation_unix_ms());
+    verdict = w.SerializeAsString() == it->second.SerializeAsString() ? "unchanged" : "configured";
+  } else {
+    w.mutable_metadata()->set_uid(NewUid(st.rng));
+    w.mutable_metadata()->set_creation_unix_ms(UnixMillis());
+  }
+  (void)st.db->Put(key, w);
+  st.workloads[key] = w;
+  Reconcile(self, w);
+  return line + " " + verdict;
+}
+
+// ---- status reports ----------------------------------------------------------------------------
+
+void MergeEvents(pb::Pod& pod, const pb::PodStatusReport& report) {
+  for (const auto& event : report.new_events()) {
+    bool merged = false;
+    for (auto& old : *pod.mutable_events()) {
+      if (old.type() == event.type() && old.reason() == event.reason() &&
+          old.message() == event.message() && old.source() == event.source()) {
+        old.set_count(old.count() + event.count());
+        old.set_last_unix_ms(event.last_unix_ms());
+        merged = true;
+        break;
+      }
+    }
+    if (!merged) *pod.add_events() = event;
+  }
+  const int excess = pod.events_size() - kMaxEventsPerPod;
+  if (excess > 0) pod.mutable_events()->DeleteSubrange(0, excess);
+}
+
+void OnStatusReport(CoordinatorActor* self, const pb::PodStatusReport& report) {
+  auto& st = self->state;
+  auto it = st.pods.find(PodKey(report.namespace_(), report.name()));
+  if (it == st.pods.end() || it->second.metadata().uid() != report.uid()) return;  // deleted
+  pb::Pod& pod = it->second;
+  *pod.mutable_status() = report.status();
+  MergeEvents(pod, report);
+  PersistPod(st, pod);
+}
+
+// ---- nodes -------------------------------------------------------------------------------------
+
+void OnRegister(CoordinatorActor* self, const pb::NodeInfo& info) {
+  auto& st = self->state;
+  auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+  if (!sender) return;
+  auto& entry = st.nodes[info.name()];
+  if (entry.actor && entry.actor != sender) self->demonitor(entry.actor);
+  entry.actor = sender;
+  entry.info = info;
+  entry.up = true;
+  self->monitor(sender);
+  if (st.options.metrics) st.options.metrics->SetNodeUp(info.name(), true);
+  spdlog::info("coordinator: node {} registered ({}/{}{})", info.name(), info.os(),
+               info.architecture(), info.variant().empty() ? "" : "/" + info.variant());
+  for (const auto& [key, pod] : st.pods) {
+    if (pod.spec().node_name() == info.name()) SendAssignment(self, pod);
+  }
+  ScheduleUnassigned(self);
+}
+
+void OnNodeDown(CoordinatorActor* self, const caf::down_msg& down) {
+  auto& st = self->state;
+  for (auto& [name, entry] : st.nodes) {
+    if (entry.actor.address() != down.source) continue;
+    entry.up = false;
+    if (st.options.metrics) st.options.metrics->SetNodeUp(name, false);
+    // TODO(issue 5): after a grace period, report this node's pods as lost and reschedule
+    // the pods of workloads; until then they keep their last reported status.
+    spdlog::warn("coordinator: node {} is down ({})", name, self->system().render(down.reason));
+  }
+}
+
+// ---- reads -------------------------------------------------------------------------------------
+
+pb::PodList ListPods(const CoordinatorState& st, const pb::GetPodsRequest& request) {
+  pb::PodList list;
+  const std::string ns = request.namespace_().empty() ? "default" : request.namespace_();
+  for (const auto& [key, pod] : st.pods) {
+    if (!request.all_namespaces() && pod.metadata().namespace_() != ns) continue;
+    if (!request.name().empty() && pod.metadata().name() != request.name()) continue;
+    *list.add_items() = pod;
+  }
+  return list;
+}
+
+pb::NodeList ListNodes(const CoordinatorState& st) {
+  pb::NodeList list;
+  for (const auto& [name, entry] : st.nodes) {
+    auto* item = list.add_items();
+    *item->mutable_info() = entry.info;
+    item->set_ready(entry.up);
+    for (const auto& [key, pod] : st.pods) item->set_pods(item->pods() + (pod.spec().node_name() == name));
+  }
+  return list;
+}
+
+pb::ApiError NotFound(const std::string& what) {
+  pb::ApiError error;
+  error.set_code("NotFound");
+  error.set_message(what + " not found");
+  return error;
+}
+
+caf::behavior Coordinator(CoordinatorActor* self, CoordinatorOptions options,
+                          std::shared_ptr<persistence::RecordDb> db) {
+  auto& st = self->state;
+  st.options = options;
+  st.db = std::move(db);
+  LoadState(st);
+  self->set_down_handler([=](caf::down_msg& down) { OnNodeDown(self, down); });
+  return {
+      [=](apply_atom, pb::ApplyRequest& request) {
+        pb::ApplyResponse response;
+        for (auto& pod : *request.mutable_pods()) response.add_lines(ApplyPod(self, std::move(pod)));
+        for (auto& w : *request.mutable_workloads()) {
+          response.add_lines(ApplyWorkload(self, std::move(w)));
+        }
+        return response;
+      },
+      [=](pods_atom, const pb::GetPodsRequest& request) { return ListPods(self->state, request); },
+      [=](delpod_atom, const pb::DeletePodRequest& request) {
+        auto& st = self->state;
+        const std::string ns = request.namespace_().empty() ? "default" : request.namespace_();
+        const std::string key = PodKey(ns, request.name());
+        pb::DeletePodResponse response;
+        auto it = st.pods.find(key);
+        if (it == st.pods.end()) return response;
+        response.set_found(true);
+        const pb::Pod pod = it->second;
+        RemovePod(self, key);
+        // A pod owned by a Deployment is replaced, as its ReplicaSet would.
+        for (const auto& [wkey, w] : st.workloads) {
+          if (pod.metadata().owner_name().rfind(w.metadata().name() + "-", 0) == 0 &&
+              w.metadata().namespace_() == ns) {
+            Reconcile(self, w);
+          }
+        }
+        return response;
+      },
+      [=](images_atom, const pb::GetImagesRequest& request) {
+        auto promise = self->make_response_promise();
+        auto it = self->state.nodes.find(request.node());
+        if (it == self->state.nodes.end() || !it->second.up) {
+          promise.deliver(NotFound("node \"" + request.node() + "\""));
+        } else {
+          promise.delegate(it->second.actor, images_atom::value, request);
+        }
+        return promise;
+      },
+      [=](nodes_atom) { return ListNodes(self->state); },
+      [=](register_atom, const pb::NodeInfo& info) { OnRegister(self, info); },
+      [=](status_atom, const pb::PodStatusReport& report) { OnStatusReport(self, report); },
+  };
+}
+
+}  // namespace
+
+caf::actor SpawnCoordinator(caf::actor_system& system, CoordinatorOptions options,
+                            std::shared_ptr<persistence::RecordDb> db) {
+  return system.spawn(Coordinator, std::move(options), std::move(db));
+}
+
+}  // namespace pullfleet::actors

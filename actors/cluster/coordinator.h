@@ -1,0 +1,29 @@
+// The coordinator: the cluster's API for clients (apply, get, describe, delete), admission
+// (pull policy defaulting, AlwaysPullImages), the Deployment controller, scheduling of pods
+// to nodes, node registration, and the store of pods and their statuses in RocksDB.
+//
+// One coordinator per cluster. It owns its RecordDb; on start it loads every pod and
+// workload from it, so a restarted coordinator has its pods intact, and re-sends each node
+// its pods when the node registers.
+#pragma once
+
+#include <memory>
+
+#include "caf/actor.hpp"
+#include "caf/fwd.hpp"
+#include "metrics/metrics.h"
+#include "persistence/record_db.h"
+
+namespace pullfleet::actors {
+
+struct CoordinatorOptions {
+  // Admission option: every new pod's containers get imagePullPolicy Always.
+  bool always_pull_images = false;
+  // Not owned; may be null.
+  metrics::Metrics* metrics = nullptr;
+};
+
+caf::actor SpawnCoordinator(caf::actor_system& system, CoordinatorOptions options,
+                            std::shared_ptr<persistence::RecordDb> db);
+
+}  // namespace pullfleet::actors

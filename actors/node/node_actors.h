@@ -1,0 +1,43 @@
+// The actors of one node and how to start them.
+//
+//   node agent (one per node): the link to the coordinator, the pods assigned here, and the
+//     supervisor of every other actor of the node: it monitors them and respawns any that
+//     dies, within a restart budget, telling the pod chains the new handles.
+//   pod chain (one per pod): walks the pod's containers in order (init containers first),
+//     decides for each image whether it must be pulled, and never has two pulls in flight.
+//   pull queue (one per node): admits pulls serially or in parallel slots, joins requests
+//     for an image already being downloaded, and runs each download in a transfer.
+//   transfer (one per running download): a detached actor, so the blocking registry I/O
+//     runs on its own thread and never stalls the scheduler.
+//   credential resolver (one per node): which credentials a pull may try.
+//   backoff (one per node): ImagePullBackOff entries per (pod, image).
+#pragma once
+
+#include <string>
+
+#include "actors/node/node_context.h"
+#include "caf/actor.hpp"
+#include "caf/fwd.hpp"
+
+namespace pullfleet::actors {
+
+// Spawns the node agent, which spawns the rest and registers with `coordinator`.
+caf::actor SpawnNodeAgent(caf::actor_system& system, NodeContextPtr context,
+                          caf::actor coordinator);
+
+// The parts, spawned by the node agent (exposed for tests).
+caf::actor SpawnPullQueue(caf::actor_system& system, NodeContextPtr context);
+caf::actor SpawnBackoff(caf::actor_system& system, NodeContextPtr context);
+caf::actor SpawnCredentialResolver(caf::actor_system& system, NodeContextPtr context);
+
+// Handles a pod chain needs; resent by the agent when one of them restarts.
+struct NodeServices {
+  caf::actor queue;
+  caf::actor backoff;
+  caf::actor credentials;
+};
+
+caf::actor SpawnPodChain(caf::actor_system& system, NodeContextPtr context, caf::actor agent,
+                         NodeServices services, pb::Pod pod);
+
+}  // namespace pullfleet::actors

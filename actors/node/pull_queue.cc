@@ -1,0 +1,146 @@
+// The node's pull queue: admits pulls in arrival order, one at a time (serializeImagePulls)
+// or up to maxParallelImagePulls at once, and joins a request for an image whose download
+// is already queued or running, so one download serves every pod that waits for it.
+//
+// Each admitted download runs in a transfer: a detached actor whose thread does the
+// blocking registry I/O and then reports back with a done message. Should the queue die,
+// the cancel flags of its running transfers are raised, and the pod chains re-issue their
+// requests to the queue the agent respawns.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <unordered_map>
+
+#include "actors/common/protocol.h"
+#include "actors/node/node_actors.h"
+#include "actors/node/node_messages.h"
+#include "caf/all.hpp"
+
+namespace pullfleet::actors {
+namespace {
+
+using Promise = caf::response_promise;
+
+struct Waiter {
+  Promise promise;
+  caf::actor requester;  // receives progress
+  bool joined = false;   // came while the download was already queued or running
+};
+
+struct Download {
+  node::PullJob job;
+  std::vector<Waiter> waiters;
+  std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
+  bool running = false;
+};
+
+struct QueueState {
+  NodeContextPtr context;
+  std::unordered_map<std::string, Download> downloads;  // by job key
+  std::deque<std::string> waiting;                       // keys in arrival order
+  size_t running = 0;
+  static inline const char* name = "pull-queue";
+};
+
+using QueueActor = caf::stateful_actor<QueueState>;
+
+size_t ParallelLimit(const node::NodeConfig& config) {
+  if (config.serialize_image_pulls) return 1;
+  if (config.max_parallel_image_pulls) return static_cast<size_t>(*config.max_parallel_image_pulls);
+  return SIZE_MAX;  // the kubelet's "unset": no limit
+}
+
+// The transfer: runs on its own thread; reports progress and the outcome to the queue.
+void RunTransfer(caf::event_based_actor* self, NodeContextPtr context, node::PullJob job,
+                 caf::actor queue, std::shared_ptr<std::atomic<bool>> cancel) {
+  const std::string key = job.key;
+  job.options.cancel = cancel.get();
+  job.options.on_progress = [queue, key](const pull::Progress& progress) {
+    caf::anon_send(queue, progress_atom::value, key, progress);
+  };
+  node::PullOutcome outcome = node::RunPullJob(job, *context->images);
+  self->send(queue, done_atom::value, key, std::move(outcome));
+  self->quit();
+}
+
+void UpdateGauges(QueueActor* self) {
+  self->state.context->metrics.SetQueueDepth(self->state.waiting.size());
+  self->state.context->metrics.SetInFlight(self->state.running);
+}
+
+void StartAdmissible(QueueActor* self) {
+  auto& st = self->state;
+  const size_t limit = ParallelLimit(st.context->config);
+  while (st.running < limit && !st.waiting.empty()) {
+    const std::string key = st.waiting.front();
+    st.waiting.pop_front();
+    auto& download = st.downloads.at(key);
+    download.running = true;
+    ++st.running;
+    spdlog::debug("node={} image={} start download", st.context->name,
+                  download.job.reference.Normalized());
+    self->spawn<caf::detached>(RunTransfer, st.context, download.job,
+                               caf::actor_cast<caf::actor>(self), download.cancel);
+  }
+  UpdateGauges(self);
+}
+
+caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
+  self->state.context = std::move(context);
+  // Running transfers outlive the queue only as long as it takes them to notice the flag.
+  self->attach_functor([self] {
+    for (auto& [key, download] : self->state.downloads) download.cancel->store(true);
+  });
+  return {
+      [=](pull_atom, node::PullJob& job) -> Promise {
+        auto& st = self->state;
+        auto promise = self->make_response_promise();
+        auto requester = caf::actor_cast<caf::actor>(self->current_sender());
+        auto it = st.downloads.find(job.key);
+        if (it != st.downloads.end()) {
+          it->second.waiters.push_back(Waiter{promise, requester, true});
+          st.context->metrics.SharedDownload();
+          return promise;
+        }
+        const std::string key = job.key;
+        Download download;
+        download.job = std::move(job);
+        download.waiters.push_back(Waiter{promise, requester, false});
+        st.downloads.emplace(key, std::move(download));
+        st.waiting.push_back(key);
+        StartAdmissible(self);
+        return promise;
+      },
+      [=](progress_atom, const std::string& key, const pull::Progress& progress) {
+        auto it = self->state.downloads.find(key);
+        if (it == self->state.downloads.end()) return;
+        for (auto& waiter : it->second.waiters) {
+          if (waiter.requester) self->send(waiter.requester, progress_atom::value, progress);
+        }
+      },
+      [=](done_atom, const std::string& key, node::PullOutcome& outcome) {
+        auto& st = self->state;
+        auto it = st.downloads.find(key);
+        if (it == st.downloads.end()) return;
+        for (auto& waiter : it->second.waiters) {
+          node::PullOutcome copy = outcome;
+          copy.shared = waiter.joined;
+          waiter.promise.deliver(std::move(copy));
+        }
+        st.downloads.erase(it);
+        --st.running;
+        StartAdmissible(self);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor SpawnPullQueue(caf::actor_system& system, NodeContextPtr context) {
+  return system.spawn(PullQueue, std::move(context));
+}
+
+}  // namespace pullfleet::actors

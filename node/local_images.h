@@ -1,0 +1,53 @@
+// The images present on one node: its content store (an OCI image layout) and the records
+// of which reference resolved to which digest, kept in the node's RocksDB.
+//
+// Thread-safe: the node's pod chains read it while transfer threads write it. An image
+// counts as present only when its record exists and every blob it names is in the store,
+// so a record can never point at missing or partial content.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "image/reference.h"
+#include "messages/pullfleet.pb.h"
+#include "persistence/record_db.h"
+#include "store/content_store.h"
+
+namespace pullfleet::node {
+
+class LocalImages {
+ public:
+  // Opens DIR/store (the OCI layout) and DIR/db (RocksDB), creating them when absent.
+  static Result<std::unique_ptr<LocalImages>> Open(const std::filesystem::path& dir);
+
+  store::ContentStore& store() { return *store_; }
+  const std::filesystem::path& store_path() const { return store_->root(); }
+
+  // The complete image for `ref` under runtime handler `handler` ("" for the default), or
+  // nullopt. A digest reference matches any record of the same repository with that digest.
+  std::optional<pb::ImageRecord> Find(const image::Reference& ref,
+                                      const std::string& handler) const;
+
+  // Records a pulled image (after its blobs were committed to the store).
+  Status Record(const pb::ImageRecord& record);
+
+  // Every recorded image, complete or not, in key order.
+  std::vector<pb::ImageRecord> List() const;
+
+ private:
+  LocalImages(std::unique_ptr<store::ContentStore> store,
+              std::unique_ptr<persistence::RecordDb> db)
+      : store_(std::move(store)), db_(std::move(db)) {}
+  bool IsComplete(const pb::ImageRecord& record) const;
+
+  std::unique_ptr<store::ContentStore> store_;
+  std::unique_ptr<persistence::RecordDb> db_;
+};
+
+}  // namespace pullfleet::node

@@ -1,0 +1,49 @@
+// A node's configuration: its platform, where its credentials are, how to reach each
+// registry, and how it queues pulls. Read from a YAML file at start-up (`--config FILE`);
+// nothing here changes at run time except what the named files contain (the docker config
+// is re-read before every pull, so rotated credentials are picked up).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/error.h"
+#include "image/platform.h"
+#include "registry/client.h"
+
+namespace pullfleet::node {
+
+struct NodeConfig {
+  // The platform images are pulled for. Default: the machine's own.
+  image::Platform platform = image::HostPlatform();
+  // A docker config.json with "auths" for this node. Default: none (anonymous pulls).
+  std::string docker_config_path;
+  // Per-registry transport settings, keyed by host[:port] as written in image names.
+  std::map<std::string, registry::HostOptions> registries;
+  // kubelet serializeImagePulls: one pull at a time per node. Default: true.
+  bool serialize_image_pulls = true;
+  // kubelet maxParallelImagePulls; unset means unbounded when not serialised.
+  std::optional<int> max_parallel_image_pulls;
+  // Blobs of one image fetched at once. Default: 3 (as containerd).
+  int max_concurrent_blobs = 3;
+  // A transfer moving no byte for this long fails. Default: 60 s.
+  int stall_timeout_seconds = 60;
+  // ImagePullBackOff: the kubelet's 10 s doubling to 300 s. Tests shorten them.
+  double backoff_initial_seconds = 10;
+  double backoff_max_seconds = 300;
+  // How soon a pod is looked at again after a failed pull (the kubelet's pod worker
+  // requeue), which turns ErrImagePull into ImagePullBackOff. Default: 1 s.
+  double resync_seconds = 1;
+  // How often a container with ErrImageNeverPull checks again. Default: 10 s.
+  double never_pull_recheck_seconds = 10;
+
+  // Transport options for `domain`, with plain HTTP allowed for loopback hosts.
+  registry::HostOptions HostOptionsFor(const std::string& domain) const;
+};
+
+// Parses the YAML text of a node config; `source` names it in errors.
+Result<NodeConfig> ParseNodeConfig(const std::string& yaml_text, const std::string& source);
+Result<NodeConfig> LoadNodeConfig(const std::string& path);
+
+}  // namespace pullfleet::node
