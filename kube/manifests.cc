@@ -8,6 +8,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <utility>
@@ -19,6 +21,7 @@ namespace {
 struct Segment {
   int number = 0;      // 1-based, as a user counts the documents of the file
   int first_line = 1;  // 1-based line of the file on which `text` starts
+  int last_line = 1;   // 1-based line of its last line (errors at its end point here)
   std::string text;
 };
 
@@ -68,7 +71,7 @@ std::vector<Segment> SplitDocuments(std::string_view text) {
   };
 
   size_t pos = 0;
-  while (pos <= text.size()) {
+  while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
     std::string_view line = text.substr(pos, end - pos);
@@ -82,12 +85,14 @@ std::vector<Segment> SplitDocuments(std::string_view text) {
         current.first_line = line_number + 1;
       } else {
         current.first_line = line_number;
+        current.last_line = line_number;
         current.text.append("   ").append(rest).append("\n");
       }
     } else {
       if (leading && !IsBlankOrComment(line)) leading_blank = false;
       if (!IsDocumentEnd(line)) current.text.append(line);
       current.text.append("\n");
+      current.last_line = line_number;
     }
     pos = end + 1;
   }
@@ -97,6 +102,48 @@ std::vector<Segment> SplitDocuments(std::string_view text) {
 
 bool Present(const YAML::Node& node) {
   return node.IsDefined() && !node.IsNull();
+}
+
+// The value of `key` in `map`, following YAML merge keys (`<<: *defaults`) as Kubernetes'
+// YAML reader does; yaml-cpp 0.7 keeps `<<` as an ordinary key. Keys written in the mapping
+// win over merged ones, and earlier merged mappings over later ones. Returns an undefined
+// node when the key is absent.
+YAML::Node Field(const YAML::Node& map, const std::string& key, int depth = 0) {
+  if (!map.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  const YAML::Node direct = map[key];
+  if (direct.IsDefined() || depth > 16) return direct;
+  const YAML::Node merge = map["<<"];
+  if (!merge.IsDefined()) return direct;
+  if (merge.IsMap()) return Field(merge, key, depth + 1);
+  if (merge.IsSequence()) {
+    for (const auto& source : merge) {
+      YAML::Node found = Field(source, key, depth + 1);
+      if (found.IsDefined()) return found;
+    }
+  }
+  return direct;
+}
+
+// The entries of `map` with merge keys applied (see Field), in key order.
+std::map<std::string, YAML::Node> Entries(const YAML::Node& map, int depth = 0) {
+  std::map<std::string, YAML::Node> entries;
+  std::vector<YAML::Node> merged;
+  for (const auto& entry : map) {
+    const std::string key = entry.first.Scalar();
+    if (key == "<<" && depth <= 16) {
+      if (entry.second.IsMap()) merged.push_back(entry.second);
+      if (entry.second.IsSequence()) {
+        for (const auto& source : entry.second) merged.push_back(source);
+      }
+      continue;
+    }
+    entries.emplace(key, entry.second);
+  }
+  for (const auto& source : merged) {
+    if (!source.IsMap()) continue;
+    for (auto& [key, value] : Entries(source, depth + 1)) entries.emplace(key, value);
+  }
+  return entries;
 }
 
 const char* TypeName(const YAML::Node& node) {
@@ -130,7 +177,7 @@ class ObjectReader {
     if (api_version.empty()) return Problem{object.Mark(), where + "missing apiVersion"};
 
     // kind: List (and typed lists such as PodList) wrap whole objects; they have no name.
-    const YAML::Node items = object["items"];
+    const YAML::Node items = Field(object, "items");
     if (kind.size() >= 4 && kind.compare(kind.size() - 4, 4, "List") == 0) {
       if (!Present(items)) return std::nullopt;
       if (!items.IsSequence()) {
@@ -157,7 +204,7 @@ class ObjectReader {
   // Reads an optional string field of `map`; a list or mapping there is a problem.
   static MaybeProblem ScalarField(const YAML::Node& map, const char* key,
                                   const std::string& context, std::string* out) {
-    const YAML::Node value = map[key];
+    const YAML::Node value = Field(map, key);
     if (!Present(value)) return std::nullopt;
     if (!value.IsScalar()) {
       return Problem{value.Mark(), context + key + ": expected a string, got " + TypeName(value)};
@@ -170,26 +217,24 @@ class ObjectReader {
   template <class ProtoMap>
   static MaybeProblem StringMap(const YAML::Node& map, const char* key, const std::string& context,
                                 ProtoMap* out) {
-    const YAML::Node value = map[key];
+    const YAML::Node value = Field(map, key);
     if (!Present(value)) return std::nullopt;
     if (!value.IsMap()) {
       return Problem{value.Mark(), context + key + ": expected a mapping, got " + TypeName(value)};
     }
-    for (const auto& entry : value) {
-      const std::string name = entry.first.Scalar();
-      if (Present(entry.second) && !entry.second.IsScalar()) {
-        return Problem{
-            entry.second.Mark(),
-            context + key + "." + name + ": expected a string, got " + TypeName(entry.second)};
+    for (const auto& [name, item] : Entries(value)) {
+      if (Present(item) && !item.IsScalar()) {
+        return Problem{item.Mark(),
+                       context + key + "." + name + ": expected a string, got " + TypeName(item)};
       }
-      (*out)[name] = Present(entry.second) ? entry.second.Scalar() : "";
+      (*out)[name] = Present(item) ? item.Scalar() : "";
     }
     return std::nullopt;
   }
 
   static MaybeProblem ReadMetadata(const YAML::Node& object, const std::string& where,
                                    pb::ObjectMeta* meta) {
-    const YAML::Node metadata = object["metadata"];
+    const YAML::Node metadata = Field(object, "metadata");
     if (!Present(metadata)) return Problem{object.Mark(), where + "missing metadata.name"};
     if (!metadata.IsMap()) {
       return Problem{metadata.Mark(),
@@ -212,7 +257,7 @@ class ObjectReader {
     }
     pb::Pod pod;
     *pod.mutable_metadata() = std::move(meta);
-    if (auto p = ReadPodSpec(object, object["spec"], context + "spec", pod.mutable_spec())) {
+    if (auto p = ReadPodSpec(object, Field(object, "spec"), context + "spec", pod.mutable_spec())) {
       return p;
     }
     set_->pods.push_back(std::move(pod));
@@ -228,7 +273,7 @@ class ObjectReader {
       return Problem{object.Mark(), context + "apiVersion \"" + api_version +
                                         "\" is not supported for Deployment (use apps/v1)"};
     }
-    const YAML::Node spec = object["spec"];
+    const YAML::Node spec = Field(object, "spec");
     if (!Present(spec) || !spec.IsMap()) {
       return Problem{Present(spec) ? spec.Mark() : object.Mark(),
                      context + "spec: expected a mapping with a pod template"};
@@ -239,7 +284,7 @@ class ObjectReader {
     workload.set_api_version(api_version);
     *workload.mutable_metadata() = std::move(meta);
     workload.set_replicas(1);  // Kubernetes' default when the field is absent
-    const YAML::Node replicas = spec["replicas"];
+    const YAML::Node replicas = Field(spec, "replicas");
     if (Present(replicas)) {
       int value = -1;
       if (!replicas.IsScalar() || !YAML::convert<int>::decode(replicas, value) || value < 0) {
@@ -250,12 +295,12 @@ class ObjectReader {
       workload.set_replicas(value);
     }
 
-    const YAML::Node tmpl = spec["template"];
+    const YAML::Node tmpl = Field(spec, "template");
     if (!Present(tmpl) || !tmpl.IsMap()) {
       return Problem{Present(tmpl) ? tmpl.Mark() : spec.Mark(),
                      context + "spec.template: missing pod template"};
     }
-    const YAML::Node tmpl_meta = tmpl["metadata"];
+    const YAML::Node tmpl_meta = Field(tmpl, "metadata");
     if (Present(tmpl_meta)) {
       if (!tmpl_meta.IsMap()) {
         return Problem{tmpl_meta.Mark(), context + "spec.template.metadata: expected a mapping"};
@@ -265,7 +310,7 @@ class ObjectReader {
         return p;
       }
     }
-    if (auto p = ReadPodSpec(tmpl, tmpl["spec"], context + "spec.template.spec",
+    if (auto p = ReadPodSpec(tmpl, Field(tmpl, "spec"), context + "spec.template.spec",
                              workload.mutable_template_spec())) {
       return p;
     }
@@ -314,7 +359,7 @@ class ObjectReader {
 
   static MaybeProblem ReadPullSecrets(const YAML::Node& spec, const std::string& path,
                                       pb::PodSpec* out) {
-    const YAML::Node secrets = spec["imagePullSecrets"];
+    const YAML::Node secrets = Field(spec, "imagePullSecrets");
     if (!Present(secrets)) return std::nullopt;
     if (!secrets.IsSequence()) {
       return Problem{secrets.Mark(), path + ".imagePullSecrets: expected a list"};
@@ -338,7 +383,7 @@ class ObjectReader {
   static MaybeProblem ReadContainers(const YAML::Node& spec, const char* key,
                                      const std::string& path, std::set<std::string>* names,
                                      Containers* out) {
-    const YAML::Node list = spec[key];
+    const YAML::Node list = Field(spec, key);
     if (!Present(list)) return std::nullopt;
     if (!list.IsSequence()) {
       return Problem{list.Mark(), path + "." + key + ": expected a list, got " + TypeName(list)};
@@ -372,7 +417,7 @@ class ObjectReader {
     if (auto p = ScalarField(item, "imagePullPolicy", where + ": ", &policy)) return p;
     if (!policy.empty() && policy != "Always" && policy != "IfNotPresent" && policy != "Never") {
       return Problem{
-          item["imagePullPolicy"].Mark(),
+          Field(item, "imagePullPolicy").Mark(),
           where + ": imagePullPolicy \"" + policy + "\" is not one of Always, IfNotPresent, Never"};
     }
     if (auto p = ScalarField(item, "restartPolicy", where + ": ", &restart)) return p;
@@ -410,8 +455,12 @@ Result<ManifestSet> ParseManifests(std::string_view yaml_text, std::string_view 
   for (const Segment& segment : SplitDocuments(yaml_text)) {
     MaybeProblem problem = ReadDocument(segment, &set);
     if (!problem) continue;
-    const int line =
-        problem->mark.is_null() ? segment.first_line : segment.first_line + problem->mark.line;
+    // yaml-cpp may point just past the end of the text (an unclosed bracket): show the
+    // document's last line instead of one that does not exist.
+    const int line = problem->mark.is_null()
+                         ? segment.first_line
+                         : std::min(segment.first_line + problem->mark.line,
+                                    std::max(segment.first_line, segment.last_line));
     return Error(ErrorCode::kInvalidArgument, std::string(source) + ": document " +
                                                   std::to_string(segment.number) + " (line " +
                                                   std::to_string(line) + "): " + problem->what);
