@@ -1,6 +1,8 @@
 // Per-key exponential backoff with the semantics of the kubelet's image pull backoff
 // (client-go flowcontrol.Backoff): initial delay, doubling on each failure, capped, and an
-// entry forgotten once 2 x max has passed since its last failure.
+// entry forgotten once more than 2 x max has passed since its last failure (the next failure
+// then starts again at the initial delay). Time is always passed in, so tests use explicit
+// time points and never sleep.
 //
 // Not thread-safe: one owner (the node's backoff actor, or a test) calls it.
 #pragma once

@@ -1,4 +1,6 @@
 // imagePullPolicy values and their defaulting, as the Kubernetes API server applies it.
+//
+// Pure functions, no I/O; safe from any thread.
 #pragma once
 
 #include <string_view>
@@ -9,7 +11,8 @@ namespace pullfleet::image {
 
 enum class PullPolicy { kAlways, kIfNotPresent, kNever };
 
-// "Always" | "IfNotPresent" | "Never" (exact case, as the API requires).
+// "Always" | "IfNotPresent" | "Never" (exact case, as the API requires). Anything else,
+// including "", fails with kInvalidArgument naming the value and the supported ones.
 Result<PullPolicy> ParsePullPolicy(std::string_view text);
 std::string_view ToString(PullPolicy policy);
 
