@@ -4,10 +4,14 @@
 // number of labels must be equal, ports must match, "https://" and "/v1/" "/v2/" are
 // stripped, and docker.io images also match "index.docker.io" entries.
 //
-// Pure logic over parsed JSON; reading a file is the only I/O. Immutable after construction,
-// so safe to share between threads.
+// Pure logic over parsed JSON; reading a file is the only I/O. Immutable after construction
+// (Merge/Add aside), so safe to share between threads once built.
+//
+// Secrets: nothing here logs, and no error message or stream output contains a password or
+// an `auth` value.
 #pragma once
 
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,42 +25,74 @@ namespace pullfleet::credentials {
 struct AuthConfig {
   std::string username;
   std::string password;
-  // The config key that produced this entry, e.g. "registry.example.com:5000/team", for
-  // describing which credential was tried. Not secret.
+  // The config key that produced this entry, normalised, e.g.
+  // "registry.example.com:5000/team", for describing which credential was tried. Not secret.
   std::string matched_key;
   // Where the entry came from: "node config /etc/pullfleet/config.json",
   // "secret default/regcred". Not secret.
   std::string source;
 };
 
+// Prints key, source and username; the password is always shown as "<redacted>". Also what
+// GoogleTest uses to print an AuthConfig.
+std::ostream& operator<<(std::ostream& out, const AuthConfig& auth);
+
 class DockerKeyring {
  public:
   DockerKeyring() = default;
 
   // Parses config.json ({"auths": {...}}) or legacy .dockercfg ({"host": {...}}) text.
-  // `source` names where it came from in errors and in AuthConfig::source.
+  // `source` names where it came from in errors and in AuthConfig::source. Each entry's
+  // "auth" (base64 of "user:password", padded or not) wins over its username/password fields.
+  // Fails with kInvalidArgument on invalid JSON (line and column, never the text), a
+  // non-object entry, a non-string field or a malformed "auth" (naming the key). A key that
+  // is not a usable URL is skipped, as the kubelet does, and listed in warnings().
   static Result<DockerKeyring> FromJson(std::string_view json_text, std::string_view source);
+  // Reads and parses a file; kIo when it cannot be read. The source is "docker config PATH".
   static Result<DockerKeyring> FromFile(const std::string& path);
 
-  // Adds every entry of `other` (used to merge pod secrets before node config).
+  // Adds every entry of `other` as a lower-priority group: everything this keyring matches
+  // is tried before anything `other` matches (the kubelet's union of the pod-secret keyring
+  // and the node keyring). Use it to put node config behind pod secrets.
   void Merge(const DockerKeyring& other);
 
-  // Every entry matching `ref`, most specific key first (longer host+path wins), in the
-  // order they must be tried. Empty when none matches (then the pull is anonymous).
+  // Adds every entry of `other` into this keyring's last group, sorted together with its
+  // entries (the kubelet puts all pull secrets of a pod into one keyring this way).
+  void Add(const DockerKeyring& other);
+
+  // Every entry matching `ref`, in the order they must be tried: group by group; within a
+  // group, keys in reverse lexicographic order (the kubelet's order: "quay.io/coreos" before
+  // "quay.io") and entries of one key in the order they were added. When nothing in a group
+  // matches a Docker Hub image, that group's "index.docker.io" entries are used. Empty when
+  // none matches (then the pull is anonymous).
   std::vector<AuthConfig> Lookup(const image::Reference& ref) const;
 
   size_t size() const { return entries_.size(); }
 
+  // Entries that were skipped, one line each, naming the key (never a secret).
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
  private:
   struct Entry {
-    std::string key;   // normalised key: host[:port][/path]
+    std::string key;  // normalised key: host[:port][/path]
     AuthConfig auth;
+    int group = 0;  // lower groups are tried first
   };
+  int LastGroup() const;
+
   std::vector<Entry> entries_;
+  std::vector<std::string> warnings_;
 };
 
+// Normalises a config key as the kubelet does: "https://" or "http://" dropped, a leading
+// "/v1/" or "/v2/" of the path dropped, trailing '/' dropped. "https://index.docker.io/v1/"
+// becomes "index.docker.io". Fails with kInvalidArgument when the key is not a usable URL.
+Result<std::string> NormalizeKey(std::string_view key);
+
 // True when the config key `pattern` (already normalised) matches `image_target`
-// ("host[:port]/path"). Exposed for table tests.
+// ("host[:port]/path"): ports equal, as many host labels, each label matching as a glob
+// ('*', '?', '[...]'; a malformed glob matches nothing), and the key's path, if any, equal to
+// the image path or a leading run of its '/'-separated components. Exposed for table tests.
 bool KeyMatchesImage(std::string_view pattern, std::string_view image_target);
 
 }  // namespace pullfleet::credentials
