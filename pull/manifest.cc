@@ -119,6 +119,10 @@ std::string DescribePlatforms(const ParsedIndex& index) {
   std::string out;
   for (const auto& e : index.manifests) {
     if (!out.empty()) out += ", ";
+    if (e.platform.os.empty() && e.platform.architecture.empty()) {
+      out += "(no platform)";
+      continue;
+    }
     std::string p = e.platform.os + "/" + e.platform.architecture;
     if (!e.platform.variant.empty()) p += "/" + e.platform.variant;
     out += p;
