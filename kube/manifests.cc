@@ -451,6 +451,8 @@ MaybeProblem ReadDocument(const Segment& segment, ManifestSet* set) {
 }  // namespace
 
 Result<ManifestSet> ParseManifests(std::string_view yaml_text, std::string_view source) {
+  // Editors on Windows may start the file with a UTF-8 byte order mark.
+  if (yaml_text.substr(0, 3) == "\xEF\xBB\xBF") yaml_text.remove_prefix(3);
   ManifestSet set;
   for (const Segment& segment : SplitDocuments(yaml_text)) {
     MaybeProblem problem = ReadDocument(segment, &set);

@@ -313,6 +313,7 @@ TEST(ParseManifests, AcceptedShapes) {
        "data:\n  x: |\n    ---\n    not: a document\n",
        0, 1},
       {"empty_list", "apiVersion: v1\nkind: List\nitems: []\n", 0, 0},
+      {"byte_order_mark", "\xEF\xBB\xBF---\n" + pod, 1, 0},
   };
   for (const OkCase& c : cases) {
     SCOPED_TRACE(c.name);
