@@ -397,7 +397,9 @@ caf::behavior Coordinator(CoordinatorActor* self, CoordinatorOptions options,
         auto promise = self->make_response_promise();
         auto it = self->state.nodes.find(request.node());
         if (it == self->state.nodes.end() || !it->second.up) {
-          promise.deliver(NotFound("node \"" + request.node() + "\""));
+          pb::ImageList failed;
+          *failed.mutable_error() = NotFound("node \"" + request.node() + "\"");
+          promise.deliver(std::move(failed));
         } else {
           promise.delegate(it->second.actor, images_atom::value, request);
         }

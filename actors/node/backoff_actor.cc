@@ -45,11 +45,11 @@ caf::behavior Backoff(BackoffActor* self, NodeContextPtr context) {
         const int64_t retry_in = waiting ? Millis(st.book->RetryAt(key, now) - now) : 0;
         return caf::make_message(waiting, retry_in, st.last_error[key]);
       },
-      // -> milliseconds until the next attempt may start
+      // A pull of `key` failed: its backoff doubles. No reply (chains send, not request).
       [=](failed_atom, const std::string& key, const std::string& error) {
         auto& st = self->state;
         st.last_error[key] = error;
-        return Millis(st.book->Next(key, Clock::now()));
+        st.book->Next(key, Clock::now());
       },
       [=](tick_atom) {
         auto& st = self->state;

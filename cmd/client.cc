@@ -1,0 +1,242 @@
+// The client subcommands (apply, get, describe, delete): each connects to the coordinator
+// through CAF's io middleman, sends one request and prints the answer as kubectl would.
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "actors/common/protocol.h"
+#include "caf/all.hpp"
+#include "caf/io/all.hpp"
+#include "cmd/actor_system_setup.h"
+#include "cmd/commands.h"
+#include "kube/manifests.h"
+#include "kube/render.h"
+
+namespace pullfleet::cmd {
+namespace {
+
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+
+int64_t UnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Connects to the coordinator, runs `body` with a scoped actor and the coordinator handle,
+// and returns its exit code. Prints why and returns 1 when the coordinator is unreachable.
+template <class Body>
+int WithCoordinator(const ClientOptions& options, Body body) {
+  auto address = ParseHostPort(options.server);
+  if (!address.ok()) {
+    std::cerr << "error: --server: " << address.error().message() << "\n";
+    return 1;
+  }
+  caf::actor_system_config cfg;
+  ConfigureActorSystem(cfg, ProcessRole::kClient);
+  caf::actor_system system{cfg};
+  auto coordinator = system.middleman().remote_actor(address->host, address->port);
+  if (!coordinator) {
+    std::cerr << "error: cannot reach the coordinator at " << options.server << " ("
+              << system.render(coordinator.error()) << "); is `pullfleet up` running?\n";
+    return 1;
+  }
+  int code = 0;
+  {
+    caf::scoped_actor self{system};
+    code = body(self, *coordinator, system);
+  }
+  return code;
+}
+
+int RequestFailed(caf::actor_system& system, const caf::error& error) {
+  std::cerr << "error: request to the coordinator failed: " << system.render(error) << "\n";
+  return 1;
+}
+
+std::string Namespace(const ClientOptions& options) {
+  return options.ns.empty() ? "default" : options.ns;
+}
+
+std::string SkippedSummary(const std::map<std::string, int>& skipped) {
+  std::string out;
+  for (const auto& [kind, count] : skipped) {
+    out += (out.empty() ? "" : ", ") + kind + "=" + std::to_string(count);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> ReadInput(const std::string& path) {
+  std::stringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+    return text.str();
+  }
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "error: cannot read " << path << "\n";
+    return std::nullopt;
+  }
+  text << in.rdbuf();
+  return text.str();
+}
+
+int RunApply(const ClientOptions& client, const std::vector<std::string>& files) {
+  // Every file parses before anything is sent: no half-applied bundles.
+  pb::ApplyRequest request;
+  std::map<std::string, int> skipped;
+  for (const auto& file : files) {
+    auto text = ReadInput(file);
+    if (!text) return 1;
+    auto set = kube::ParseManifests(*text, file == "-" ? "<stdin>" : file);
+    if (!set.ok()) {
+      std::cerr << "error: " << set.error().message() << "\n";
+      return 1;
+    }
+    for (auto& pod : set->pods) {
+      if (!client.ns.empty()) pod.mutable_metadata()->set_namespace_(client.ns);
+      *request.add_pods() = std::move(pod);
+    }
+    for (auto& w : set->workloads) {
+      if (!client.ns.empty()) w.mutable_metadata()->set_namespace_(client.ns);
+      *request.add_workloads() = std::move(w);
+    }
+    for (const auto& [kind, count] : set->skipped_kinds) skipped[kind] += count;
+  }
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, kRequestTimeout, apply_atom::value, request)
+        .receive(
+            [&](const pb::ApplyResponse& response) {
+              for (const auto& line : response.lines()) std::cout << line << "\n";
+              if (!skipped.empty()) {
+                std::cout << "skipped kinds pullfleet does not run: " << SkippedSummary(skipped)
+                          << "\n";
+              }
+            },
+            [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
+}
+
+int RunGetPods(const ClientOptions& client) {
+  pb::GetPodsRequest request;
+  request.set_namespace_(Namespace(client));
+  request.set_all_namespaces(client.all_namespaces);
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, kRequestTimeout, pods_atom::value, request)
+        .receive(
+            [&](const pb::PodList& pods) {
+              if (client.output == "json") {
+                std::cout << kube::PodListJson(pods) << "\n";
+              } else if (pods.items_size() == 0) {
+                std::cerr << "No resources found"
+                          << (client.all_namespaces ? "" : " in " + Namespace(client) + " namespace")
+                          << ".\n";
+              } else {
+                kube::TableOptions options;
+                options.wide = client.output == "wide";
+                options.show_namespace = client.all_namespaces;
+                options.now_unix_ms = UnixMillis();
+                std::cout << kube::PodTable(pods, options);
+              }
+            },
+            [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
+}
+
+int RunDescribePod(const ClientOptions& client, const std::string& name) {
+  pb::GetPodsRequest request;
+  request.set_namespace_(Namespace(client));
+  request.set_name(name);
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, kRequestTimeout, pods_atom::value, request)
+        .receive(
+            [&](const pb::PodList& pods) {
+              if (pods.items_size() == 0) {
+                std::cerr << "Error from server (NotFound): pods \"" << name << "\" not found\n";
+                code = 1;
+                return;
+              }
+              std::cout << kube::DescribePod(pods.items(0), UnixMillis());
+            },
+            [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
+}
+
+int RunDeletePod(const ClientOptions& client, const std::string& name) {
+  pb::DeletePodRequest request;
+  request.set_namespace_(Namespace(client));
+  request.set_name(name);
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, kRequestTimeout, delpod_atom::value, request)
+        .receive(
+            [&](const pb::DeletePodResponse& response) {
+              if (response.found()) {
+                std::cout << "pod \"" << name << "\" deleted\n";
+              } else {
+                std::cerr << "Error from server (NotFound): pods \"" << name << "\" not found\n";
+                code = 1;
+              }
+            },
+            [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
+}
+
+int RunGetImages(const ClientOptions& client, const std::string& node) {
+  pb::GetImagesRequest request;
+  request.set_node(node);
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, kRequestTimeout, images_atom::value, request)
+        .receive(
+            [&](const pb::ImageList& images) {
+              if (images.has_error()) {
+                std::cerr << "Error from server (" << images.error().code()
+                          << "): " << images.error().message() << "\n";
+                code = 1;
+                return;
+              }
+              std::cout << (client.output == "json" ? kube::ImageListJson(images) + "\n"
+                                                    : kube::ImageTable(images));
+            },
+            [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
+}
+
+int RunGetNodes(const ClientOptions& client) {
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, kRequestTimeout, nodes_atom::value)
+        .receive(
+            [&](const pb::NodeList& nodes) {
+              std::printf("%-16s %-9s %-22s %s\n", "NAME", "STATUS", "PLATFORM", "PODS");
+              for (const auto& n : nodes.items()) {
+                std::string platform = n.info().os() + "/" + n.info().architecture();
+                if (!n.info().variant().empty()) platform += "/" + n.info().variant();
+                std::printf("%-16s %-9s %-22s %d\n", n.info().name().c_str(),
+                            n.ready() ? "Ready" : "NotReady", platform.c_str(), n.pods());
+              }
+            },
+            [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
+}
+
+}  // namespace pullfleet::cmd

@@ -1,0 +1,72 @@
+// The subcommands of the pullfleet binary. main.cc parses flags (CLI11) into these option
+// structs; each Run* function does the work and returns the process exit code. Split so
+// that CLI11 and CAF, both heavy to compile, never meet in one translation unit.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pullfleet::cmd {
+
+// ---- servers (server.cc) -----------------------------------------------------------------------
+
+struct UpOptions {
+  int nodes = 3;
+  std::string data_dir;
+  std::string listen = "127.0.0.1:7400";
+  std::string metrics;      // HOST:PORT, empty for none
+  std::string node_config;  // YAML file, empty for defaults
+  bool always_pull_images = false;
+};
+int RunUp(const UpOptions& options);
+
+struct CoordinatorOptions {
+  std::string listen = "127.0.0.1:7400";
+  std::string data_dir;
+  std::string metrics;
+  bool always_pull_images = false;
+};
+int RunCoordinator(const CoordinatorOptions& options);
+
+struct NodeOptions {
+  std::string name;
+  std::string coordinator = "127.0.0.1:7400";
+  std::string data_dir;
+  std::string config;
+  std::string metrics;
+};
+int RunNode(const NodeOptions& options);
+
+// ---- client (client.cc) ------------------------------------------------------------------------
+
+struct ClientOptions {
+  std::string server = "127.0.0.1:7400";
+  std::string ns;  // -n; empty means "default"
+  bool all_namespaces = false;
+  std::string output;  // "", "wide", "json"
+};
+int RunApply(const ClientOptions& client, const std::vector<std::string>& files);
+int RunGetPods(const ClientOptions& client);
+int RunDescribePod(const ClientOptions& client, const std::string& name);
+int RunDeletePod(const ClientOptions& client, const std::string& name);
+int RunGetImages(const ClientOptions& client, const std::string& node);
+int RunGetNodes(const ClientOptions& client);
+
+// ---- images without a cluster (image_commands.cc) ----------------------------------------------
+
+struct ImagePullOptions {
+  std::string reference;
+  std::string data_dir;
+  std::string platform;  // empty: the machine's
+  std::string config;    // node config YAML
+};
+int RunImagePull(const ImagePullOptions& options);
+int RunImageParse(const std::string& reference, const std::string& output);
+int RunImagePolicy(const std::string& image, const std::string& policy);
+int RunPlatformMatch(const std::string& want, const std::string& have);
+
+// Reads a whole file, or stdin for "-". nullopt and a message on stderr when unreadable.
+std::optional<std::string> ReadInput(const std::string& path);
+
+}  // namespace pullfleet::cmd

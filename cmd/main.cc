@@ -1,0 +1,128 @@
+// pullfleet: image pulls for a fleet of nodes, driven like kubectl.
+//
+// This file only parses the command line; see commands.h for what each subcommand does.
+#include <CLI/CLI.hpp>
+
+#include "cmd/commands.h"
+
+namespace pc = pullfleet::cmd;
+
+namespace {
+
+void AddClientFlags(CLI::App* app, pc::ClientOptions& client) {
+  app->add_option("--server", client.server, "Coordinator address HOST:PORT")
+      ->capture_default_str();
+  app->add_option("-n,--namespace", client.ns, "Namespace (default: default)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pullfleet: decides, pulls and reports container images for a fleet of nodes"};
+  app.require_subcommand(1);
+  int code = 0;
+
+  // Servers.
+  pc::UpOptions up;
+  auto* up_cmd = app.add_subcommand("up", "Run a coordinator and N nodes in one process");
+  up_cmd->add_option("--nodes", up.nodes, "Number of nodes")->capture_default_str();
+  up_cmd->add_option("--data", up.data_dir, "Data folder")->required();
+  up_cmd->add_option("--listen", up.listen, "Client API address")->capture_default_str();
+  up_cmd->add_option("--metrics", up.metrics, "Serve /metrics on HOST:PORT");
+  up_cmd->add_option("--node-config", up.node_config, "Node config YAML for every node");
+  up_cmd->add_flag("--always-pull-images", up.always_pull_images,
+                   "Admission: set imagePullPolicy Always on every new pod");
+  up_cmd->callback([&] { code = pc::RunUp(up); });
+
+  pc::CoordinatorOptions coord;
+  auto* coord_cmd = app.add_subcommand("coordinator", "Run the coordinator alone");
+  coord_cmd->add_option("--listen", coord.listen, "Address for nodes and clients")
+      ->capture_default_str();
+  coord_cmd->add_option("--data", coord.data_dir, "Data folder")->required();
+  coord_cmd->add_option("--metrics", coord.metrics, "Serve /metrics on HOST:PORT");
+  coord_cmd->add_flag("--always-pull-images", coord.always_pull_images,
+                      "Admission: set imagePullPolicy Always on every new pod");
+  coord_cmd->callback([&] { code = pc::RunCoordinator(coord); });
+
+  pc::NodeOptions node;
+  auto* node_cmd = app.add_subcommand("node", "Run one node that joins a coordinator");
+  node_cmd->add_option("--name", node.name, "Node name")->required();
+  node_cmd->add_option("--coordinator", node.coordinator, "Coordinator HOST:PORT")
+      ->capture_default_str();
+  node_cmd->add_option("--data", node.data_dir, "Data folder")->required();
+  node_cmd->add_option("--config", node.config, "Node config YAML");
+  node_cmd->add_option("--metrics", node.metrics, "Serve /metrics on HOST:PORT");
+  node_cmd->callback([&] { code = pc::RunNode(node); });
+
+  // Client.
+  pc::ClientOptions client;
+  std::vector<std::string> files;
+  auto* apply_cmd = app.add_subcommand("apply", "Create or update objects from manifests");
+  AddClientFlags(apply_cmd, client);
+  apply_cmd->add_option("-f,--filename", files, "Manifest file, or - for stdin")->required();
+  apply_cmd->callback([&] { code = pc::RunApply(client, files); });
+
+  auto* get_cmd = app.add_subcommand("get", "List pods, images of a node, or nodes");
+  get_cmd->require_subcommand(1);
+  auto* get_pods = get_cmd->add_subcommand("pods", "List pods");
+  AddClientFlags(get_pods, client);
+  get_pods->add_flag("-A,--all-namespaces", client.all_namespaces, "Pods of every namespace");
+  get_pods->add_option("-o,--output", client.output, "wide | json")
+      ->check(CLI::IsMember({"wide", "json"}));
+  get_pods->callback([&] { code = pc::RunGetPods(client); });
+  std::string image_node;
+  auto* get_images = get_cmd->add_subcommand("images", "List the images on a node");
+  AddClientFlags(get_images, client);
+  get_images->add_option("--node", image_node, "Node name")->required();
+  get_images->add_option("-o,--output", client.output, "json")->check(CLI::IsMember({"json"}));
+  get_images->callback([&] { code = pc::RunGetImages(client, image_node); });
+  auto* get_nodes = get_cmd->add_subcommand("nodes", "List nodes");
+  AddClientFlags(get_nodes, client);
+  get_nodes->callback([&] { code = pc::RunGetNodes(client); });
+
+  std::string pod_name;
+  auto* describe_cmd = app.add_subcommand("describe", "Show a pod in detail");
+  describe_cmd->require_subcommand(1);
+  auto* describe_pod = describe_cmd->add_subcommand("pod", "Show a pod with its events");
+  AddClientFlags(describe_pod, client);
+  describe_pod->add_option("name", pod_name, "Pod name")->required();
+  describe_pod->callback([&] { code = pc::RunDescribePod(client, pod_name); });
+
+  auto* delete_cmd = app.add_subcommand("delete", "Delete a pod");
+  delete_cmd->require_subcommand(1);
+  auto* delete_pod = delete_cmd->add_subcommand("pod", "Delete a pod");
+  AddClientFlags(delete_pod, client);
+  delete_pod->add_option("name", pod_name, "Pod name")->required();
+  delete_pod->callback([&] { code = pc::RunDeletePod(client, pod_name); });
+
+  // Images without a cluster.
+  auto* image_cmd = app.add_subcommand("image", "Pull or inspect one image without a cluster");
+  image_cmd->require_subcommand(1);
+  pc::ImagePullOptions pull;
+  auto* pull_cmd = image_cmd->add_subcommand("pull", "Pull an image into a node store");
+  pull_cmd->add_option("reference", pull.reference, "Image reference")->required();
+  pull_cmd->add_option("--data", pull.data_dir, "Node data folder")->required();
+  pull_cmd->add_option("--platform", pull.platform, "OS/ARCH[/VARIANT]");
+  pull_cmd->add_option("--config", pull.config, "Node config YAML");
+  pull_cmd->callback([&] { code = pc::RunImagePull(pull); });
+  std::string reference, output, policy;
+  auto* parse_cmd = image_cmd->add_subcommand("parse", "Show the parts of an image reference");
+  parse_cmd->add_option("reference", reference, "Image reference")->required();
+  parse_cmd->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json"}));
+  parse_cmd->callback([&] { code = pc::RunImageParse(reference, output); });
+  auto* policy_cmd = image_cmd->add_subcommand("policy", "Show the defaulted pull policy");
+  policy_cmd->add_option("image", reference, "Image as written in a pod spec")->required();
+  policy_cmd->add_option("--policy", policy, "imagePullPolicy as written (may be empty)");
+  policy_cmd->callback([&] { code = pc::RunImagePolicy(reference, policy); });
+
+  std::string want, have;
+  auto* platform_cmd = app.add_subcommand("platform", "Platform matching");
+  platform_cmd->require_subcommand(1);
+  auto* match_cmd = platform_cmd->add_subcommand("match", "Can a node of WANT run HAVE?");
+  match_cmd->add_option("want", want, "Node platform OS/ARCH[/VARIANT]")->required();
+  match_cmd->add_option("have", have, "Image platform OS/ARCH[/VARIANT]")->required();
+  match_cmd->callback([&] { code = pc::RunPlatformMatch(want, have); });
+
+  CLI11_PARSE(app, argc, argv);
+  return code;
+}

@@ -1,0 +1,191 @@
+// The long-running modes: `up` (coordinator and N nodes in one process), `coordinator`
+// and `node` (one role per process, joined by CAF's io middleman). Each runs until SIGINT
+// or SIGTERM, then ends every actor it started so the actor system can shut down.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "actors/cluster/coordinator.h"
+#include "actors/node/node_actors.h"
+#include "caf/all.hpp"
+#include "caf/io/all.hpp"
+#include "cmd/actor_system_setup.h"
+#include "cmd/commands.h"
+
+namespace pullfleet::cmd {
+namespace {
+
+// Blocks SIGINT and SIGTERM in every thread (CAF's threads inherit the mask), so the main
+// thread can wait for them with sigwait.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+void WaitForStopSignal(const sigset_t& set) {
+  int signal = 0;
+  sigwait(&set, &signal);
+  spdlog::info("received signal {}; shutting down", signal);
+}
+
+Result<node::NodeConfig> LoadConfigOrDefault(const std::string& path) {
+  if (path.empty()) return node::NodeConfig{};
+  return node::LoadNodeConfig(path);
+}
+
+Result<actors::NodeContextPtr> MakeNodeContext(const std::string& name,
+                                               const node::NodeConfig& config,
+                                               const std::filesystem::path& dir,
+                                               metrics::Metrics& metrics) {
+  auto images = node::LocalImages::Open(dir);
+  if (!images.ok()) return std::move(images).error().Wrap("node " + name);
+  auto context = std::make_shared<actors::NodeContext>();
+  context->name = name;
+  context->config = config;
+  context->images = std::move(images).value();
+  context->metrics = metrics.ForNode(name);
+  return context;
+}
+
+Result<caf::actor> StartCoordinator(caf::actor_system& system, const std::string& data_dir,
+                                    const std::string& listen, bool always_pull,
+                                    metrics::Metrics& metrics) {
+  auto address = ParseHostPort(listen);
+  if (!address.ok()) return address.error();
+  const auto db_dir = std::filesystem::path(data_dir) / "coordinator";
+  std::error_code ec;
+  std::filesystem::create_directories(db_dir, ec);
+  if (ec) return Error(ErrorCode::kIo, "create " + db_dir.string() + ": " + ec.message());
+  auto db = persistence::RecordDb::Open(db_dir.string());
+  if (!db.ok()) return std::move(db).error().Wrap("coordinator");
+  actors::CoordinatorOptions options;
+  options.always_pull_images = always_pull;
+  options.metrics = &metrics;
+  auto coordinator = actors::SpawnCoordinator(
+      system, options, std::shared_ptr<persistence::RecordDb>(std::move(db).value()));
+  auto port = system.middleman().publish(coordinator, address->port, address->host.c_str(), true);
+  if (!port) {
+    caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+    return Error(ErrorCode::kIo, "listen on " + listen + ": " + system.render(port.error()));
+  }
+  return coordinator;
+}
+
+Status ServeMetrics(metrics::Metrics& metrics, const std::string& address) {
+  if (address.empty()) return Status::Ok();
+  return metrics.Serve(address);
+}
+
+int Fail(const Error& error) {
+  std::cerr << "error: " << error.message() << std::endl;
+  return 1;
+}
+
+}  // namespace
+
+int RunUp(const UpOptions& options) {
+  if (options.nodes < 1) return Fail(Error(ErrorCode::kInvalidArgument, "--nodes must be >= 1"));
+  auto config = LoadConfigOrDefault(options.node_config);
+  if (!config.ok()) return Fail(config.error());
+  const sigset_t signals = BlockStopSignals();
+  metrics::Metrics metrics;
+  if (auto served = ServeMetrics(metrics, options.metrics); !served.ok()) {
+    return Fail(served.error());
+  }
+
+  caf::actor_system_config cfg;
+  ConfigureActorSystem(cfg, ProcessRole::kServer);
+  caf::actor_system system{cfg};
+  auto coordinator = StartCoordinator(system, options.data_dir, options.listen,
+                                      options.always_pull_images, metrics);
+  if (!coordinator.ok()) return Fail(coordinator.error());
+
+  std::vector<caf::actor> agents;
+  for (int i = 1; i <= options.nodes; ++i) {
+    const std::string name = "node-" + std::to_string(i);
+    auto context = MakeNodeContext(name, *config,
+                                   std::filesystem::path(options.data_dir) / "nodes" / name,
+                                   metrics);
+    if (!context.ok()) {
+      caf::anon_send_exit(*coordinator, caf::exit_reason::user_shutdown);
+      for (auto& agent : agents) caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+      return Fail(context.error());
+    }
+    agents.push_back(actors::SpawnNodeAgent(system, *context, *coordinator));
+  }
+  std::cout << "pullfleet up: coordinator on " << options.listen << ", " << options.nodes
+            << " nodes (node-1..node-" << options.nodes << "), data in " << options.data_dir
+            << (options.metrics.empty() ? "" : ", metrics on http://" + options.metrics + "/metrics")
+            << std::endl;
+
+  WaitForStopSignal(signals);
+  for (auto& agent : agents) caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(*coordinator, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
+int RunCoordinator(const CoordinatorOptions& options) {
+  const sigset_t signals = BlockStopSignals();
+  metrics::Metrics metrics;
+  if (auto served = ServeMetrics(metrics, options.metrics); !served.ok()) {
+    return Fail(served.error());
+  }
+  caf::actor_system_config cfg;
+  ConfigureActorSystem(cfg, ProcessRole::kServer);
+  caf::actor_system system{cfg};
+  auto coordinator = StartCoordinator(system, options.data_dir, options.listen,
+                                      options.always_pull_images, metrics);
+  if (!coordinator.ok()) return Fail(coordinator.error());
+  std::cout << "pullfleet coordinator: listening on " << options.listen << ", data in "
+            << options.data_dir << std::endl;
+  WaitForStopSignal(signals);
+  caf::anon_send_exit(*coordinator, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
+int RunNode(const NodeOptions& options) {
+  auto config = LoadConfigOrDefault(options.config);
+  if (!config.ok()) return Fail(config.error());
+  auto address = ParseHostPort(options.coordinator);
+  if (!address.ok()) return Fail(address.error());
+  const sigset_t signals = BlockStopSignals();
+  metrics::Metrics metrics;
+  if (auto served = ServeMetrics(metrics, options.metrics); !served.ok()) {
+    return Fail(served.error());
+  }
+  caf::actor_system_config cfg;
+  ConfigureActorSystem(cfg, ProcessRole::kServer);
+  caf::actor_system system{cfg};
+
+  auto context = MakeNodeContext(options.name, *config, options.data_dir, metrics);
+  if (!context.ok()) return Fail(context.error());
+
+  // The coordinator may start after its nodes: keep trying for a while.
+  // TODO(issue 5): reconnect after a lost connection too, with backoff and jitter.
+  caf::expected<caf::actor> coordinator = caf::sec::cannot_connect_to_node;
+  for (int attempt = 0; attempt < 60; ++attempt) {
+    coordinator = system.middleman().remote_actor(address->host, address->port);
+    if (coordinator) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (!coordinator) {
+    return Fail(Error(ErrorCode::kNetwork, "cannot reach the coordinator at " +
+                                               options.coordinator + ": " +
+                                               system.render(coordinator.error())));
+  }
+  auto agent = actors::SpawnNodeAgent(system, *context, *coordinator);
+  std::cout << "pullfleet node " << options.name << ": joined " << options.coordinator
+            << ", data in " << options.data_dir << std::endl;
+  WaitForStopSignal(signals);
+  caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
+}  // namespace pullfleet::cmd
