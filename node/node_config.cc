@@ -35,6 +35,39 @@ Result<registry::HostOptions> ParseHost(const YAML::Node& node, const std::strin
   return options;
 }
 
+// Reads the image settings of a kubelet's KubeletConfiguration document; the kubelet's
+// many other fields are not pullfleet's business and are ignored.
+Status ApplyKubeletConfiguration(NodeConfig& config, const YAML::Node& doc,
+                                 const std::string& source) {
+  const auto api_version = doc["apiVersion"].as<std::string>("");
+  if (api_version != "kubelet.config.k8s.io/v1beta1" && api_version != "kubelet.config.k8s.io/v1") {
+    return Invalid(source, "KubeletConfiguration apiVersion \"" + api_version +
+                               "\" is not kubelet.config.k8s.io/v1beta1");
+  }
+  if (doc["serializeImagePulls"]) config.serialize_image_pulls = doc["serializeImagePulls"].as<bool>();
+  if (doc["maxParallelImagePulls"] && !doc["maxParallelImagePulls"].IsNull()) {
+    config.max_parallel_image_pulls = doc["maxParallelImagePulls"].as<int>();
+  }
+  if (doc["registryPullQPS"]) config.registry_pull_qps = doc["registryPullQPS"].as<double>();
+  if (doc["registryBurst"]) config.registry_burst = doc["registryBurst"].as<int>();
+  if (const auto gates = doc["featureGates"]; gates && gates.IsMap()) {
+    if (gates["RuntimeClassInImageCriApi"]) {
+      config.runtime_class_in_image_cri_api = gates["RuntimeClassInImageCriApi"].as<bool>();
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ReadFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) return Error(ErrorCode::kIo, "read " + what + " " + path + ": cannot open");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Status ApplyDocuments(NodeConfig& config, const std::string& yaml_text, const std::string& source);
+
 Status ApplyField(NodeConfig& config, const std::string& key, const YAML::Node& value,
                   const std::string& source) {
   if (key == "platform") {
@@ -58,6 +91,17 @@ Status ApplyField(NodeConfig& config, const std::string& key, const YAML::Node& 
     config.resync_seconds = value.as<double>();
   } else if (key == "neverPullRecheckSeconds") {
     config.never_pull_recheck_seconds = value.as<double>();
+  } else if (key == "registryPullQPS") {
+    config.registry_pull_qps = value.as<double>();
+  } else if (key == "registryBurst") {
+    config.registry_burst = value.as<int>();
+  } else if (key == "runtimeClassInImageCriApi") {
+    config.runtime_class_in_image_cri_api = value.as<bool>();
+  } else if (key == "kubeletConfigFile") {
+    const auto path = value.as<std::string>();
+    auto text = ReadFile(path, "kubelet config");
+    if (!text.ok()) return text.error().Wrap("node config " + source);
+    return ApplyDocuments(config, *text, path);
   } else if (key == "registries") {
     if (!value.IsMap()) return Invalid(source, "registries must be a mapping of host to options");
     for (const auto& entry : value) {
@@ -72,21 +116,34 @@ Status ApplyField(NodeConfig& config, const std::string& key, const YAML::Node& 
   return Status::Ok();
 }
 
+std::string Number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
 Status Validate(const NodeConfig& config, const std::string& source) {
-  // The kubelet's own validation of the pull mode.
+  // The kubelet's own validation of its image settings, with its words.
+  if (config.registry_burst < 0) {
+    return Invalid(source, "invalid configuration: registryBurst (--registry-burst) " +
+                               std::to_string(config.registry_burst) +
+                               " must not be a negative number");
+  }
+  if (config.registry_pull_qps < 0) {
+    return Invalid(source, "invalid configuration: registryPullQPS (--registry-qps) " +
+                               Number(config.registry_pull_qps) +
+                               " must not be a negative number");
+  }
   if (config.max_parallel_image_pulls && *config.max_parallel_image_pulls < 1) {
-    return Invalid(source, "invalid configuration: maxParallelImagePulls (--max-parallel-image-"
-                           "pulls) " +
+    return Invalid(source, "invalid configuration: maxParallelImagePulls " +
                                std::to_string(*config.max_parallel_image_pulls) +
                                " must be a positive number");
   }
   if (config.serialize_image_pulls && config.max_parallel_image_pulls &&
       *config.max_parallel_image_pulls > 1) {
     return Invalid(source,
-                   "invalid configuration: maxParallelImagePulls (--max-parallel-image-pulls) " +
-                       std::to_string(*config.max_parallel_image_pulls) +
-                       " must be 1 or nil when serializeImagePulls (--serialize-image-pulls) "
-                       "is true");
+                   "invalid configuration: maxParallelImagePulls cannot be larger than 1 unless "
+                   "SerializeImagePulls (--serialize-image-pulls) is set to false");
   }
   if (config.max_concurrent_blobs < 1) return Invalid(source, "maxConcurrentBlobs must be >= 1");
   if (config.backoff_initial_seconds <= 0 ||
@@ -105,30 +162,46 @@ registry::HostOptions NodeConfig::HostOptionsFor(const std::string& domain) cons
   return options;
 }
 
-Result<NodeConfig> ParseNodeConfig(const std::string& yaml_text, const std::string& source) {
-  NodeConfig config;
+namespace {
+
+Status ApplyDocuments(NodeConfig& config, const std::string& yaml_text, const std::string& source) {
   try {
-    YAML::Node root = YAML::Load(yaml_text);
-    if (root.IsNull()) return config;
-    if (!root.IsMap()) return Invalid(source, "top level must be a mapping");
-    for (const auto& field : root) {
-      auto status = ApplyField(config, field.first.as<std::string>(), field.second, source);
-      if (!status.ok()) return status.error();
+    for (const YAML::Node& doc : YAML::LoadAll(yaml_text)) {
+      if (doc.IsNull()) continue;
+      if (!doc.IsMap()) return Invalid(source, "each document must be a mapping");
+      const auto kind = doc["kind"].as<std::string>("");
+      if (kind == "KubeletConfiguration") {
+        auto status = ApplyKubeletConfiguration(config, doc, source);
+        if (!status.ok()) return status;
+        continue;
+      }
+      if (!kind.empty()) return Invalid(source, "unexpected kind \"" + kind + "\"");
+      for (const auto& field : doc) {
+        auto status = ApplyField(config, field.first.as<std::string>(), field.second, source);
+        if (!status.ok()) return status;
+      }
     }
   } catch (const YAML::Exception& e) {
     return Invalid(source, std::string("line ") + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<NodeConfig> ParseNodeConfig(const std::string& yaml_text, const std::string& source) {
+  NodeConfig config;
+  auto applied = ApplyDocuments(config, yaml_text, source);
+  if (!applied.ok()) return applied.error();
   auto valid = Validate(config, source);
   if (!valid.ok()) return valid.error();
   return config;
 }
 
 Result<NodeConfig> LoadNodeConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Error(ErrorCode::kIo, "read node config " + path + ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseNodeConfig(text.str(), path);
+  auto text = ReadFile(path, "node config");
+  if (!text.ok()) return text.error();
+  return ParseNodeConfig(*text, path);
 }
 
 }  // namespace pullfleet::node

@@ -2,6 +2,13 @@
 // registry, and how it queues pulls. Read from a YAML file at start-up (`--config FILE`);
 // nothing here changes at run time except what the named files contain (the docker config
 // is re-read before every pull, so rotated credentials are picked up).
+//
+// The file holds one or more YAML documents. A document with
+// `kind: KubeletConfiguration` (apiVersion kubelet.config.k8s.io/v1beta1), exactly as a
+// kubelet reads it, supplies the kubelet's image settings (serializeImagePulls,
+// maxParallelImagePulls, registryPullQPS, registryBurst, featureGates) and every other
+// kubelet field is ignored; a document without `kind` holds pullfleet's own fields below.
+// `kubeletConfigFile: PATH` in pullfleet's document reads the kubelet's file from elsewhere.
 #pragma once
 
 #include <map>
@@ -25,6 +32,14 @@ struct NodeConfig {
   bool serialize_image_pulls = true;
   // kubelet maxParallelImagePulls; unset means unbounded when not serialised.
   std::optional<int> max_parallel_image_pulls;
+  // kubelet registryPullQPS: pull starts per second, 0 for no limit. Default: 5.
+  double registry_pull_qps = 5;
+  // kubelet registryBurst: pull starts allowed at once above the QPS. Default: 10.
+  int registry_burst = 10;
+  // kubelet feature gate RuntimeClassInImageCriApi: images are identified by (reference,
+  // runtime handler), so an image pulled for one handler is not present for another.
+  // Default: false.
+  bool runtime_class_in_image_cri_api = false;
   // Blobs of one image fetched at once. Default: 3 (as containerd).
   int max_concurrent_blobs = 3;
   // A transfer moving no byte for this long fails. Default: 60 s.
