@@ -45,13 +45,21 @@ free_port() {
   "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# True while PID runs. A process that exited stays a zombie until PID 1 reaps it, which can
+# take seconds on these machines, so a zombie counts as gone.
+alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n "$state" && "$state" != Z ]]
+}
+
 # Waits until URL answers any HTTP status (401 counts as up) or PID dies. Returns 0 when up.
 wait_http() {
   local url=$1 pid=$2 cacert=${3:-} i code
   local args=(-s -o /dev/null -w '%{http_code}' --max-time 1)
   [[ -n "$cacert" ]] && args+=(--cacert "$cacert")
   for ((i = 0; i < 200; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 1
+    alive "$pid" || return 1
     code=$(curl "${args[@]}" "$url" 2>/dev/null || true)
     [[ "$code" != "000" && -n "$code" ]] && return 0
     sleep 0.05
@@ -64,13 +72,13 @@ wait_http() {
 stop_pid() {
   local pid=$1 name=${2:-} i
   [[ -z "$pid" ]] && return 0
-  kill -0 "$pid" 2>/dev/null || return 0
+  alive "$pid" || return 0
   if [[ -n "$name" ]] && ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"; then
     return 0
   fi
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     sleep 0.05
   done
   kill -KILL "$pid" 2>/dev/null || true
@@ -228,7 +236,8 @@ cmd_start() {
   dir="$(cd "$dir" && pwd)"
   if [[ -f "$dir/env" ]]; then
     # shellcheck disable=SC1091
-    (source "$dir/env" && kill -0 "${REGISTRY_PID:-0}" 2>/dev/null) &&
+    (source "$dir/env" && alive "${REGISTRY_PID:-0}" &&
+      tr '\0' ' ' <"/proc/$REGISTRY_PID/cmdline" | grep -q docker-registry) &&
       die "a registry already runs for $dir; stop it first"
   fi
 

@@ -234,5 +234,139 @@ TEST_F(TlsRegistryTest, ImagesPullableWithTheCa) {
             registry().Digest("BUSYBOX"));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bearer tokens from token_server.py.
+
+// Fetches a token for `scope` by GET, with Basic credentials when `with_creds`.
+std::string FetchToken(const RegistryFixture& registry, const std::string& scope, bool with_creds) {
+  std::string args =
+      registry.ca_file().empty() ? "" : " --cacert " + ShellQuote(registry.ca_file());
+  if (with_creds) args += " -u " + ShellQuote(registry.user() + ":" + registry.password());
+  std::string url =
+      registry.token_server_url() + "?service=" + registry.Env("TOKEN_SERVICE") + "&scope=" + scope;
+  return MustRun("curl -sf" + args + " " + ShellQuote(url) + " | jq -er .token");
+}
+
+// Part `part` of the JWT `token` (0 = header, 1 = claims), decoded, as compact JSON.
+std::string JwtPart(const std::string& token, int part) {
+  return MustRun(
+      "/usr/bin/python3 -c 'import base64, json, sys; p = "
+      "sys.argv[1].split(\".\")[int(sys.argv[2])]; "
+      "print(json.dumps(json.loads(base64.urlsafe_b64decode(p + \"=\" * (-len(p) % 4))), "
+      "separators=(\",\", \":\")))' " +
+      ShellQuote(token) + " " + std::to_string(part));
+}
+
+class TokenRegistryTest : public RegistrySuite<TokenRegistryTest> {
+ public:
+  static RegistryOptions SuiteOptions() {
+    RegistryOptions options;
+    options.auth = RegistryAuth::kToken;
+    options.images = "busybox,app";
+    return options;
+  }
+};
+
+TEST_F(TokenRegistryTest, V2ChallengesWithBearerRealm) {
+  std::string want_realm =
+      "Bearer realm=\"" + registry().token_server_url() + "\",service=\"pullfleet-test-registry\"";
+  EXPECT_EQ(HttpCode(registry().url() + "/v2/"), "401");
+  EXPECT_EQ(Header(registry().url() + "/v2/", "WWW-Authenticate"), want_realm);
+  EXPECT_EQ(Header(ManifestUrl(registry(), "pf/busybox:1.36"), "WWW-Authenticate", kAcceptAll),
+            want_realm + ",scope=\"repository:pf/busybox:pull\"");
+}
+
+TEST_F(TokenRegistryTest, TokenFlowWorksEndToEnd) {
+  auto before = registry().TokenRequestCount();
+  ASSERT_TRUE(before.ok()) << before.error().message();
+  std::string token = FetchToken(registry(), "repository:pf/busybox:pull", true);
+  ASSERT_FALSE(token.empty());
+
+  std::string header = JwtPart(token, 0);
+  EXPECT_NE(header.find("\"alg\":\"RS256\""), std::string::npos) << header;
+  EXPECT_NE(header.find("\"x5c\":["), std::string::npos) << header;
+  std::string claims = JwtPart(token, 1);
+  EXPECT_NE(claims.find("\"aud\":\"pullfleet-test-registry\""), std::string::npos) << claims;
+  EXPECT_NE(claims.find("\"access\":[{\"type\":\"repository\",\"name\":\"pf/busybox\","
+                        "\"actions\":[\"pull\"]}]"),
+            std::string::npos)
+      << claims;
+
+  std::string bearer = " -H " + ShellQuote("Authorization: Bearer " + token) + kAcceptAll;
+  std::string url = ManifestUrl(registry(), "pf/busybox:1.36");
+  EXPECT_EQ(HttpCode(url, bearer), "200");
+  EXPECT_EQ(Header(url, "Docker-Content-Digest", bearer), registry().Digest("BUSYBOX"));
+  // The token is scoped: another repository is out of reach.
+  EXPECT_EQ(HttpCode(ManifestUrl(registry(), "pf/app:v1"), bearer), "401");
+  EXPECT_EQ(registry().TokenRequestCount().value(), before.value() + 1);
+}
+
+TEST_F(TokenRegistryTest, TokenResponseHasAllFields) {
+  std::string args = " -u " + ShellQuote(registry().user() + ":" + registry().password());
+  std::string url = registry().token_server_url() +
+                    "?service=pullfleet-test-registry&scope=repository:pf/app:pull";
+  std::string keys = MustRun("curl -sf" + args + " " + ShellQuote(url) +
+                             " | jq -r '[keys[], (.token == .access_token)] | join(\" \")'");
+  EXPECT_EQ(keys, "access_token expires_in issued_at token true");
+}
+
+TEST_F(TokenRegistryTest, WrongPasswordIsRefusedByTheTokenServer) {
+  std::string url = registry().token_server_url() +
+                    "?service=pullfleet-test-registry&scope=repository:pf/app:pull";
+  EXPECT_EQ(HttpCode(url, "-u " + ShellQuote(registry().user() + ":wrong")), "401");
+}
+
+TEST_F(TokenRegistryTest, AnonymousAndDeniedTokensGetInsufficientScope) {
+  std::string url = ManifestUrl(registry(), "pf/app:v1");
+  std::string anonymous = FetchToken(registry(), "repository:pf/app:pull", false);
+  std::string bearer = " -H " + ShellQuote("Authorization: Bearer " + anonymous) + kAcceptAll;
+  EXPECT_EQ(HttpCode(url, bearer), "401");
+  EXPECT_NE(Header(url, "WWW-Authenticate", bearer).find("error=\"insufficient_scope\""),
+            std::string::npos);
+
+  ASSERT_TRUE(registry().SetTokenDenied(registry().user(), {"pf/app*"}).ok());
+  std::string denied = FetchToken(registry(), "repository:pf/app:pull", true);
+  EXPECT_NE(JwtPart(denied, 1).find("\"actions\":[]"), std::string::npos);
+  bearer = " -H " + ShellQuote("Authorization: Bearer " + denied) + kAcceptAll;
+  EXPECT_EQ(HttpCode(url, bearer), "401");
+  EXPECT_NE(Header(url, "WWW-Authenticate", bearer).find("error=\"insufficient_scope\""),
+            std::string::npos);
+
+  ASSERT_TRUE(registry().SetTokenDenied(registry().user(), {}).ok());
+  std::string allowed = FetchToken(registry(), "repository:pf/app:pull", true);
+  EXPECT_EQ(HttpCode(url, " -H " + ShellQuote("Authorization: Bearer " + allowed) + kAcceptAll),
+            "200");
+}
+
+TEST_F(TokenRegistryTest, SkopeoPullsWithCredentials) {
+  EXPECT_EQ(RawManifestDigest(registry(), registry().Ref("pf/app:v2")),
+            registry().Digest("APP_V2"));
+  auto moved = registry().Retag("pf/app:v2", "pf/app:latest");
+  ASSERT_TRUE(moved.ok()) << moved.error().message();
+  EXPECT_EQ(RawManifestDigest(registry(), registry().Ref("pf/app:latest")),
+            registry().Digest("APP_V2"));
+}
+
+class TokenTlsRegistryTest : public RegistrySuite<TokenTlsRegistryTest> {
+ public:
+  static RegistryOptions SuiteOptions() {
+    RegistryOptions options;
+    options.auth = RegistryAuth::kToken;
+    options.tls = true;
+    options.images = "busybox";
+    return options;
+  }
+};
+
+TEST_F(TokenTlsRegistryTest, TokenServerAndRegistryBothSpeakTls) {
+  EXPECT_EQ(registry().token_server_url().rfind("https://127.0.0.1:", 0), 0u);
+  std::string token = FetchToken(registry(), "repository:pf/busybox:pull", true);
+  std::string args = " --cacert " + ShellQuote(registry().ca_file()) + " -H " +
+                     ShellQuote("Authorization: Bearer " + token) + kAcceptAll;
+  EXPECT_EQ(HttpCode(ManifestUrl(registry(), "pf/busybox:1.36"), args), "200");
+  EXPECT_EQ(RawManifestDigest(registry(), registry().Ref("pf/busybox:1.36")),
+            registry().Digest("BUSYBOX"));
+}
+
 }  // namespace
 }  // namespace pullfleet::testing
