@@ -18,10 +18,10 @@
 #                      busybox layer + a small layer with /app/version
 #   pf/sidecar:1.0     busybox layer + a small layer
 #
-# The OCI layout is built once into the cache (default $PULLFLEET_RIG_CACHE, else ./.cache) by oci_build.py and
-# reused while its inputs are unchanged; the arm64 busybox comes from Debian with
-# `apt-get download` under a private APT configuration, also cached. Writes the digests to
-# --out (default: images.env beside --env, else CACHE/images.env):
+# The OCI layout is built once into the cache (default $PULLFLEET_RIG_CACHE, else ./.cache)
+# by oci_build.py and reused while its inputs are unchanged; the arm64 busybox comes from
+# Debian with `apt-get download` under a private APT configuration, also cached. Writes the
+# digests to --out (default: images.env beside --env, else CACHE/images.env):
 #   BUSYBOX_DIGEST, MULTIARCH_DIGEST, MULTIARCH_AMD64_DIGEST, MULTIARCH_ARM64_DIGEST,
 #   BIG_DIGEST, BIG_LAYER_DIGESTS (space separated), BIG_SIZE (bytes of its layers),
 #   APP_V1_DIGEST, APP_V2_DIGEST, SIDECAR_DIGEST, BUSYBOX_LAYER_DIGEST, IMAGES_HOST,
@@ -41,7 +41,7 @@ need() {
   local tool
   for tool in "$@"; do
     command -v "$tool" >/dev/null 2>&1 ||
-      die "missing tool '$tool' (install the Debian packages: skopeo busybox-static apt dpkg python3 util-linux)"
+      die "missing tool '$tool' (Debian packages: skopeo busybox-static dpkg python3 util-linux)"
   done
 }
 
@@ -56,7 +56,7 @@ while [[ $# -gt 0 ]]; do
     --images) images=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --env) envfile=$2; shift 2 ;;
-    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
     *) die "unknown option '$1'" ;;
   esac
 done
@@ -85,7 +85,8 @@ cache="$(cd "$cache" && pwd)"
 out=${out:-$cache/images.env}
 IFS=, read -r -a wanted <<<"$images"
 for name in "${wanted[@]}"; do
-  [[ ",$ALL_IMAGES," == *",$name,"* ]] || die "unknown image '$name' in --images (known: $ALL_IMAGES)"
+  [[ ",$ALL_IMAGES," == *",$name,"* ]] ||
+    die "unknown image '$name' in --images (known: $ALL_IMAGES)"
 done
 need skopeo apt-get dpkg-deb flock sha256sum "$PYTHON"
 [[ -x /bin/busybox ]] || die "missing /bin/busybox (install the Debian package busybox-static)"
@@ -99,10 +100,11 @@ fetch_arm64_busybox() {
   fi
   mkdir -p "$apt"/{state/lists/partial,cache/archives/partial,etc/sources.list.d,etc/preferences.d}
   touch "$apt/state/status"
-  cat >"$apt/etc/sources.list" <<'EOF'
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-updates main
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
+  local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  cat >"$apt/etc/sources.list" <<EOF
+deb [signed-by=$keyring] http://deb.debian.org/debian bookworm main
+deb [signed-by=$keyring] http://deb.debian.org/debian bookworm-updates main
+deb [signed-by=$keyring] http://deb.debian.org/debian-security bookworm-security main
 EOF
   cat >"$apt/apt.conf" <<EOF
 Dir::State "$apt/state";
@@ -119,7 +121,7 @@ Acquire::Languages "none";
 EOF
   echo "build-images.sh: fetching busybox-static:arm64 from Debian (once; cached in $dir)" >&2
   APT_CONFIG="$apt/apt.conf" apt-get -q update >"$dir/apt.log" 2>&1 ||
-    die "apt-get update for arm64 failed (see $dir/apt.log); the multiarch image needs Debian's archive"
+    die "apt-get update for arm64 failed (see $dir/apt.log); multiarch needs Debian's archive"
   version=$(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || true)
   rm -f "$dir"/*.deb
   (cd "$dir" && { APT_CONFIG="$apt/apt.conf" apt-get -q download "busybox-static:arm64=$version" ||
@@ -134,7 +136,8 @@ EOF
 # Builds the OCI layout unless the cached one was built from the same inputs.
 build_layout() {
   local layout=$cache/oci-layout key
-  key=$(cat "$RIG_DIR/oci_build.py" /bin/busybox "$cache/arm64/root/bin/busybox" | sha256sum | cut -d' ' -f1)
+  key=$(cat "$RIG_DIR/oci_build.py" /bin/busybox "$cache/arm64/root/bin/busybox" | sha256sum)
+  key=${key%% *}
   if [[ -f "$layout/digests.env" && "$(cat "$layout/.key" 2>/dev/null)" == "$key" ]]; then
     return 0
   fi

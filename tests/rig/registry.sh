@@ -37,12 +37,14 @@ need() {
   local tool
   for tool in "$@"; do
     command -v "$tool" >/dev/null 2>&1 ||
-      die "missing tool '$tool' (install the Debian packages: docker-registry apache2-utils openssl curl python3-jwt python3-cryptography)"
+      die "missing tool '$tool' (Debian packages: docker-registry apache2-utils openssl curl" \
+        "python3-jwt python3-cryptography)"
   done
 }
 
 free_port() {
-  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 # True while PID runs. A process that exited stays a zombie until PID 1 reaps it, which can
@@ -95,8 +97,12 @@ make_certs() {
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -subj "/CN=localhost" -keyout "$dir/server.key" -out "$dir/server.csr" >/dev/null 2>&1 ||
     die "openssl could not make the server key"
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
-    >"$dir/server.ext"
+  cat >"$dir/server.ext" <<'EOF'
+subjectAltName=IP:127.0.0.1,DNS:localhost
+basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+EOF
   openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
     -CAcreateserial -days 30 -extfile "$dir/server.ext" -out "$dir/server.crt" >/dev/null 2>&1 ||
     die "openssl could not sign the server certificate"
@@ -177,7 +183,7 @@ write_config() {
 }
 
 start_token_server() {
-  local dir=$1 tls=$2 expires_in=$3 anonymous=$4 port pid scheme=http attempt
+  local dir=$1 tls=$2 expires_in=$3 anonymous=$4 port pid scheme=http
   local args=()
   if [[ ! -f "$dir/token/users.json" ]]; then
     "$PYTHON" - "$dir/token/users.json" "$REGISTRY_USER" "$REGISTRY_PASSWORD" "$anonymous" <<'EOF'
@@ -193,7 +199,7 @@ EOF
     scheme=https
     args+=(--tls-cert "$dir/certs/server.crt" --tls-key "$dir/certs/server.key")
   fi
-  for attempt in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     port=${TOKEN_PORT_WANTED:-$(free_port)}
     setsid "$PYTHON" "$RIG_DIR/token_server.py" --port "$port" \
       --key "$dir/token/signing.key" --cert "$dir/token/signing.crt" \
@@ -227,8 +233,13 @@ cmd_start() {
     esac
   done
   [[ -n "$dir" ]] || die "start needs --dir DIR"
-  case "$auth" in none | htpasswd | token) ;; *) die "--auth must be none, htpasswd or token, not '$auth'" ;; esac
-  [[ -z "$port_wanted" || "$port_wanted" =~ ^[0-9]+$ ]] || die "--port must be a number, not '$port_wanted'"
+  case "$auth" in
+    none | htpasswd | token) ;;
+    *) die "--auth must be none, htpasswd or token, not '$auth'" ;;
+  esac
+  [[ -z "$port_wanted" || "$port_wanted" =~ ^[0-9]+$ ]] ||
+    die "--port must be a number, not '$port_wanted'"
+  [[ "$expires_in" =~ ^[0-9]+$ ]] || die "--token-expires-in must be seconds, not '$expires_in'"
   need docker-registry openssl curl "$PYTHON"
   [[ "$auth" == htpasswd ]] && need htpasswd
 
@@ -267,8 +278,8 @@ cmd_start() {
     echo "${TOKEN_SERVER_URL##*:}" | cut -d/ -f1 >"$dir/token/port"
   fi
 
-  local attempt port debug_port pid
-  for attempt in 1 2 3 4 5; do
+  local port debug_port pid
+  for _ in 1 2 3 4 5; do
     port=${port_wanted:-$(free_port)}
     debug_port=$(free_port)
     write_config "$dir" "$port" "$debug_port" "$auth" "$tls" "$TOKEN_SERVER_URL"
@@ -344,5 +355,6 @@ cmd_stop() {
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop "$@" ;;
-  *) die "usage: registry.sh start --dir DIR [--auth none|htpasswd|token] [--tls] [--port N] | stop --dir DIR" ;;
+  *) die "usage: registry.sh start --dir DIR [--auth none|htpasswd|token] [--tls] [--port N]" \
+    "| stop --dir DIR" ;;
 esac

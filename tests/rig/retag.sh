@@ -38,7 +38,8 @@ else
   args+=(--src-tls-verify=false --dest-tls-verify=false)
 fi
 if [[ -n "${REGISTRY_USER:-}" ]]; then
-  args+=(--src-creds "$REGISTRY_USER:$REGISTRY_PASSWORD" --dest-creds "$REGISTRY_USER:$REGISTRY_PASSWORD")
+  creds="$REGISTRY_USER:$REGISTRY_PASSWORD"
+  args+=(--src-creds "$creds" --dest-creds "$creds")
 fi
 digestfile=$(mktemp)
 trap 'rm -f "$digestfile"' EXIT
