@@ -7,7 +7,8 @@
 #   build-images.sh --env REGDIR/env [--cache DIR] [--images LIST] [--out FILE]
 #
 # --env reads host, credentials and CA from a registry.sh env file (the easy way).
-# --images is a comma list of names to push (default all): busybox, multiarch, big, app, sidecar.
+# --images is a comma list of names to push (default all): busybox, multiarch, big, app, sidecar,
+# docker.
 # --tls-verify defaults to false (plain HTTP or unverified TLS on loopback) unless --ca is given.
 #
 # Images (all OCI; digests are deterministic, identical on every machine and run):
@@ -17,6 +18,8 @@
 #   pf/app:v1, pf/app:v2, pf/app:latest (= v1 at push; retag.sh moves it)
 #                      busybox layer + a small layer with /app/version
 #   pf/sidecar:1.0     busybox layer + a small layer
+#   pf/docker:1.0      the same as a Docker schema2 image (busybox layer + a small layer)
+#   pf/dockerlist:1.0  Docker manifest list: linux/amd64 and linux/arm64/v8 schema2 images
 #
 # The OCI layout is built once into the cache (default $PULLFLEET_RIG_CACHE, else ./.cache)
 # by oci_build.py and reused while its inputs are unchanged; the arm64 busybox comes from
@@ -24,13 +27,14 @@
 # digests to --out (default: images.env beside --env, else CACHE/images.env):
 #   BUSYBOX_DIGEST, MULTIARCH_DIGEST, MULTIARCH_AMD64_DIGEST, MULTIARCH_ARM64_DIGEST,
 #   BIG_DIGEST, BIG_LAYER_DIGESTS (space separated), BIG_SIZE (bytes of its layers),
-#   APP_V1_DIGEST, APP_V2_DIGEST, SIDECAR_DIGEST, BUSYBOX_LAYER_DIGEST, IMAGES_HOST,
+#   APP_V1_DIGEST, APP_V2_DIGEST, SIDECAR_DIGEST, BUSYBOX_LAYER_DIGEST, DOCKER_DIGEST,
+#   DOCKERLIST_DIGEST, DOCKERLIST_AMD64_DIGEST, DOCKERLIST_ARM64_DIGEST, IMAGES_HOST,
 #   and <NAME>_REF=HOST/pf/... for each pushed tag (BUSYBOX_REF, APP_V1_REF, ...).
 set -euo pipefail
 
 RIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON=/usr/bin/python3
-ALL_IMAGES=busybox,multiarch,big,app,sidecar
+ALL_IMAGES=busybox,multiarch,big,app,sidecar,docker
 
 die() {
   echo "build-images.sh: $*" >&2
@@ -136,7 +140,7 @@ EOF
 # Builds the OCI layout unless the cached one was built from the same inputs.
 build_layout() {
   local layout=$cache/oci-layout key
-  key=$(cat "$RIG_DIR/oci_build.py" /bin/busybox "$cache/arm64/root/bin/busybox" | sha256sum)
+  key=$(cat "$RIG_DIR/oci_build.py" "$RIG_DIR/push_docker.py" /bin/busybox "$cache/arm64/root/bin/busybox" | sha256sum)
   key=${key%% *}
   if [[ -f "$layout/digests.env" && "$(cat "$layout/.key" 2>/dev/null)" == "$key" ]]; then
     return 0
@@ -189,6 +193,25 @@ push() {
   printf '  %-40s %s\n' "$host/$target" "$got"
 }
 
+# The Docker-typed images go up by plain HTTP calls (skopeo would convert or skip them).
+push_docker() {
+  local url=${REGISTRY_URL:-} args=() ref digest
+  if [[ -z "$url" ]]; then
+    url=http://$host
+    curl -sk -o /dev/null --max-time 2 "https://$host/v2/" && url=https://$host
+  fi
+  [[ -n "$ca" ]] && args+=(--ca "$ca")
+  [[ "$tls_verify" == false ]] && args+=(--insecure)
+  PF_RIG_CREDS="$creds" "$PYTHON" "$RIG_DIR/push_docker.py" --layout "$layout" --url "$url" \
+    "${args[@]}" >"$out.docker" || die "pushing the Docker-typed images to $host failed"
+  while read -r ref digest; do
+    printf '  %-40s %s\n' "$ref" "$digest"
+  done <"$out.docker"
+  rm -f "$out.docker"
+  printf 'DOCKER_REF=%s/pf/docker:1.0\nDOCKERLIST_REF=%s/pf/dockerlist:1.0\n' "$host" "$host" \
+    >>"$out.tmp"
+}
+
 cp "$layout/digests.env" "$out.tmp"
 echo "IMAGES_HOST=$host" >>"$out.tmp"
 for name in "${wanted[@]}"; do
@@ -205,6 +228,7 @@ for name in "${wanted[@]}"; do
       push app-v1 pf/app:latest "$APP_V1_DIGEST" APP_LATEST
       ;;
     sidecar) push sidecar-1.0 pf/sidecar:1.0 "$SIDECAR_DIGEST" SIDECAR ;;
+    docker) push_docker ;;
   esac
 done
 mv "$out.tmp" "$out"

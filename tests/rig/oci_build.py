@@ -9,8 +9,9 @@ into configs and always compresses at its own level, and random-data layers must
 uncompressed (gzip level 0) to be fast to write.
 
 Usage: oci_build.py --out LAYOUT_DIR --busybox-amd64 FILE --busybox-arm64 FILE
-Writes LAYOUT_DIR (oci-layout, index.json, blobs/) with one ref name per image (see IMAGES
-below) and LAYOUT_DIR/digests.env (shell-sourceable NAME_DIGEST=sha256:... lines).
+Writes LAYOUT_DIR (oci-layout, index.json, blobs/) with one ref name per OCI image,
+LAYOUT_DIR/docker-plan.json (the Docker-typed images, for push_docker.py) and
+LAYOUT_DIR/digests.env (shell-sourceable NAME_DIGEST="sha256:..." lines).
 """
 
 import argparse
@@ -32,6 +33,10 @@ MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MT_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 MT_OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MT_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MT_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+MT_DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 
 class Layout:
@@ -141,6 +146,31 @@ def image(layout, layers, arch, labels, cmd, variant=None):
     return layout.put(canonical(manifest), MT_OCI_MANIFEST)
 
 
+def docker_image(layout, layers, arch, labels, variant=None):
+    """A Docker schema2 image: its manifest descriptor and the blobs it needs, in push order.
+
+    skopeo's oci: transport ignores Docker-typed entries, so these are not tagged in
+    index.json; push_docker.py uploads them over plain registry HTTP, which keeps the digests.
+    """
+    config = {
+        "architecture": arch,
+        "os": "linux",
+        "created": CREATED,
+        "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"], "Labels": labels},
+        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
+    }
+    if variant:
+        config["variant"] = variant
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MT_DOCKER_MANIFEST,
+        "config": layout.put(canonical(config), MT_DOCKER_CONFIG),
+        "layers": [layout.put(layer.blob, MT_DOCKER_LAYER_GZIP) for layer in layers],
+    }
+    blobs = [manifest["config"]["digest"]] + [l["digest"] for l in manifest["layers"]]
+    return layout.put(canonical(manifest), MT_DOCKER_MANIFEST), blobs
+
+
 def text_layer(path, text):
     parts = path.split("/")
     entries = [dir_entry("/".join(parts[:i])) for i in range(1, len(parts))]
@@ -207,6 +237,32 @@ def main():
     add("SIDECAR", ["sidecar-1.0"],
         image(layout, [base, sidecar], "amd64", {"org.pullfleet.image": "sidecar"}, ["sh"]))
     digests["BUSYBOX_LAYER_DIGEST"] = layout.put(base.blob, MT_OCI_LAYER_GZIP)["digest"]
+
+    # Docker-typed images, for clients that must handle what most public registries serve.
+    plan = []
+    arm64_layer = busybox_layer(args.busybox_arm64)
+    docker_layer = text_layer("docker/kind", "pullfleet docker schema2 test image\n")
+    single, blobs = docker_image(layout, [base, docker_layer], "amd64",
+                                 {"org.pullfleet.image": "docker"})
+    plan.append({"repo": "pf/docker", "ref": "1.0", "manifest": single, "blobs": blobs})
+    digests["DOCKER_DIGEST"] = single["digest"]
+    children = []
+    for arch, layer, variant in (("amd64", base, None), ("arm64", arm64_layer, "v8")):
+        child, blobs = docker_image(layout, [layer], arch, {"org.pullfleet.image": "dockerlist"},
+                                    variant)
+        platform = {"architecture": arch, "os": "linux"}
+        if variant:
+            platform["variant"] = variant
+        children.append(dict(child, platform=platform))
+        plan.append({"repo": "pf/dockerlist", "ref": child["digest"], "manifest": child,
+                     "blobs": blobs})
+        digests["DOCKERLIST_%s_DIGEST" % arch.upper()] = child["digest"]
+    manifest_list = {"schemaVersion": 2, "mediaType": MT_DOCKER_LIST, "manifests": children}
+    listed = layout.put(canonical(manifest_list), MT_DOCKER_LIST)
+    plan.append({"repo": "pf/dockerlist", "ref": "1.0", "manifest": listed, "blobs": []})
+    digests["DOCKERLIST_DIGEST"] = listed["digest"]
+    with open(os.path.join(args.out, "docker-plan.json"), "w") as f:
+        json.dump(plan, f, indent=2)
 
     layout.finish()
     with open(os.path.join(args.out, "digests.env"), "w") as f:

@@ -16,7 +16,10 @@
 //                                                  Env("BIG_LAYER_DIGESTS") space separated
 //   pf/app:v1 [APP_V1], pf/app:v2 [APP_V2]         pf/app:latest starts as v1 [APP_LATEST ref]
 //   pf/sidecar:1.0 [SIDECAR]
-// All manifests are OCI types; the digests are identical on every machine and every run.
+//   pf/docker:1.0 [DOCKER]                         Docker schema2 manifest
+//   pf/dockerlist:1.0 [DOCKERLIST]                 Docker manifest list: amd64 [DOCKERLIST_AMD64],
+//                                                  arm64/v8 [DOCKERLIST_ARM64]
+// All but the last two are OCI types; the digests are identical on every machine and run.
 //
 // Typical use, one registry per test suite (images are built once per machine, pushed once
 // per suite):
@@ -102,7 +105,7 @@ struct RegistryOptions {
   RegistryAuth auth = RegistryAuth::kNone;
   bool tls = false;             // HTTPS with a CA of its own (ca_file()); else plain HTTP
   bool push_images = true;      // build (cached) and push the rig images
-  std::string images;           // comma list: busybox,multiarch,big,app,sidecar; empty = all
+  std::string images;           // comma list: busybox,multiarch,big,app,sidecar,docker; empty = all
   int port = 0;                 // 0: a free port chosen at start
   int token_expires_in = 300;   // kToken: lifetime of issued tokens, in seconds
   bool anonymous_pull = false;  // kToken: anonymous token requests get pull access

@@ -80,10 +80,15 @@ TEST_F(PlainRegistryTest, EveryImageHasTheDigestItWasPushedWith) {
     const char* digest_name;
   };
   const std::vector<Case> cases = {
-      {"pf/busybox:1.36", "BUSYBOX"},    {"pf/busybox:latest", "BUSYBOX"},
-      {"pf/multiarch:1.0", "MULTIARCH"}, {"pf/big:1.0", "BIG"},
-      {"pf/app:v1", "APP_V1"},           {"pf/app:v2", "APP_V2"},
+      {"pf/busybox:1.36", "BUSYBOX"},
+      {"pf/busybox:latest", "BUSYBOX"},
+      {"pf/multiarch:1.0", "MULTIARCH"},
+      {"pf/big:1.0", "BIG"},
+      {"pf/app:v1", "APP_V1"},
+      {"pf/app:v2", "APP_V2"},
       {"pf/sidecar:1.0", "SIDECAR"},
+      {"pf/docker:1.0", "DOCKER"},
+      {"pf/dockerlist:1.0", "DOCKERLIST"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.ref);
@@ -93,6 +98,35 @@ TEST_F(PlainRegistryTest, EveryImageHasTheDigestItWasPushedWith) {
     EXPECT_EQ(Header(ManifestUrl(registry(), c.ref), "Docker-Content-Digest", kAcceptAll), want);
   }
   EXPECT_NE(registry().Digest("APP_V1"), registry().Digest("APP_V2"));
+}
+
+TEST_F(PlainRegistryTest, DockerTypedImagesKeepTheirDigests) {
+  struct Case {
+    const char* ref;
+    const char* digest_name;
+    const char* media_type;
+  };
+  const std::vector<Case> cases = {
+      {"pf/docker:1.0", "DOCKER", "application/vnd.docker.distribution.manifest.v2+json"},
+      {"pf/dockerlist:1.0", "DOCKERLIST",
+       "application/vnd.docker.distribution.manifest.list.v2+json"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.ref);
+    std::string url = ManifestUrl(registry(), c.ref);
+    EXPECT_EQ(Header(url, "Docker-Content-Digest", kAcceptAll), registry().Digest(c.digest_name));
+    EXPECT_EQ(Header(url, "Content-Type", kAcceptAll), c.media_type);
+  }
+  // The list's children are there by digest, with their platforms.
+  std::string children =
+      MustRun("curl -s" + std::string(kAcceptAll) + " " +
+              ShellQuote(ManifestUrl(registry(), "pf/dockerlist:1.0")) +
+              " | jq -r '.manifests[] | .digest + \" \" + .platform.architecture'");
+  EXPECT_EQ(children, registry().Digest("DOCKERLIST_AMD64") + " amd64\n" +
+                          registry().Digest("DOCKERLIST_ARM64") + " arm64");
+  EXPECT_EQ(RawManifestDigest(registry(), registry().Ref("pf/dockerlist@") +
+                                              registry().Digest("DOCKERLIST_ARM64")),
+            registry().Digest("DOCKERLIST_ARM64"));
 }
 
 TEST_F(PlainRegistryTest, MultiarchIsAnIndexOfAmd64AndArm64) {
