@@ -1,4 +1,5 @@
-// ParseManifests: YAML text -> pods and workloads.
+// ParseManifests: YAML text -> pods, workloads, secrets, service accounts, runtime classes and
+// namespaces.
 //
 // The text is split into documents by hand (at `---` lines) before yaml-cpp sees it, so that
 // every error can name its document number and an absolute line even when yaml-cpp throws
@@ -9,7 +10,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <utility>
@@ -159,6 +163,109 @@ const char* TypeName(const YAML::Node& node) {
   }
 }
 
+// How the kinds pullfleet reads are laid out.
+enum class Shape {
+  kPod,
+  kReplicas,     // Deployment, ReplicaSet, ReplicationController: spec.replicas + template
+  kStatefulSet,  // as kReplicas, plus serviceName
+  kDaemonSet,    // template only
+  kJob,          // parallelism/completions + template
+  kCronJob,      // schedule + jobTemplate.spec (a Job spec)
+  kSecret,
+  kServiceAccount,
+  kRuntimeClass,
+  kNamespace,
+};
+
+struct KindInfo {
+  const char* kind;
+  std::vector<std::string> versions;  // the first is the current one, named in errors
+  Shape shape;
+  bool cluster_scoped = false;
+};
+
+// Every kind pullfleet reads, with the API versions that served it. Older versions are read
+// as the current one: the fields pullfleet needs did not change between them.
+const KindInfo* FindKind(const std::string& kind) {
+  static const std::vector<KindInfo> kKinds = {
+      {"Pod", {"v1"}, Shape::kPod},
+      {"Deployment",
+       {"apps/v1", "apps/v1beta1", "apps/v1beta2", "extensions/v1beta1"},
+       Shape::kReplicas},
+      {"ReplicaSet", {"apps/v1", "apps/v1beta2", "extensions/v1beta1"}, Shape::kReplicas},
+      {"ReplicationController", {"v1"}, Shape::kReplicas},
+      {"StatefulSet", {"apps/v1", "apps/v1beta1", "apps/v1beta2"}, Shape::kStatefulSet},
+      {"DaemonSet", {"apps/v1", "apps/v1beta2", "extensions/v1beta1"}, Shape::kDaemonSet},
+      {"Job", {"batch/v1"}, Shape::kJob},
+      {"CronJob", {"batch/v1", "batch/v1beta1", "batch/v2alpha1"}, Shape::kCronJob},
+      {"Secret", {"v1"}, Shape::kSecret},
+      {"ServiceAccount", {"v1"}, Shape::kServiceAccount},
+      {"RuntimeClass", {"node.k8s.io/v1", "node.k8s.io/v1beta1"}, Shape::kRuntimeClass, true},
+      {"Namespace", {"v1"}, Shape::kNamespace, true},
+  };
+  for (const KindInfo& info : kKinds) {
+    if (kind == info.kind) return &info;
+  }
+  return nullptr;
+}
+
+// kubectl apply stores the whole object here, which for a Secret means its data in plain text.
+constexpr char kLastApplied[] = "kubectl.kubernetes.io/last-applied-configuration";
+
+// A Secret or ConfigMap key, as the API server validates it.
+bool IsSecretKey(const std::string& key) {
+  if (key.empty() || key.size() > 253 || key == "." || key == "..") return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+// An RFC 1123 label: what RuntimeClass handlers must be.
+bool IsDnsLabel(const std::string& text) {
+  if (text.empty() || text.size() > 63 || text.front() == '-' || text.back() == '-') {
+    return false;
+  }
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+// Standard base64 with padding, as Go's encoding/json decodes []byte fields (line breaks are
+// ignored, anything else outside the alphabet is an error). nullopt when malformed.
+std::optional<std::string> DecodeBase64(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string clean;
+  clean.reserve(text.size());
+  for (char c : text) {
+    if (c != '\r' && c != '\n') clean.push_back(c);
+  }
+  if (clean.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(clean.size() / 4 * 3);
+  for (size_t i = 0; i < clean.size(); i += 4) {
+    const bool last = i + 4 == clean.size();
+    const int pad = clean[i + 3] != '=' ? 0 : clean[i + 2] != '=' ? 1 : 2;
+    if (pad > 0 && !last) return std::nullopt;
+    uint32_t bits = 0;
+    for (int j = 0; j < 4 - pad; ++j) {
+      const int v = value(clean[i + j]);
+      if (v < 0) return std::nullopt;
+      bits |= static_cast<uint32_t>(v) << (18 - 6 * j);
+    }
+    out.push_back(static_cast<char>(bits >> 16));
+    if (pad < 2) out.push_back(static_cast<char>((bits >> 8) & 0xFF));
+    if (pad < 1) out.push_back(static_cast<char>(bits & 0xFF));
+  }
+  return out;
+}
+
 // Reads one Kubernetes object (a YAML mapping) into the set. Stops at the first problem.
 class ObjectReader {
  public:
@@ -192,12 +299,36 @@ class ObjectReader {
     pb::ObjectMeta meta;
     if (auto p = ReadMetadata(object, where, &meta)) return p;
     const std::string context = where + kind + " \"" + meta.name() + "\": ";
-    if (kind == "Pod") return ReadPod(object, api_version, context, std::move(meta));
-    if (kind == "Deployment") {
-      return ReadDeployment(object, kind, api_version, context, std::move(meta));
+    const KindInfo* info = FindKind(kind);
+    if (info == nullptr) {
+      ++set_->skipped_kinds[kind];
+      return std::nullopt;
     }
-    ++set_->skipped_kinds[kind];
-    return std::nullopt;
+    if (std::find(info->versions.begin(), info->versions.end(), api_version) ==
+        info->versions.end()) {
+      return Problem{object.Mark(), context + "apiVersion \"" + api_version +
+                                        "\" is not supported for " + kind + " (use " +
+                                        info->versions.front() + ")"};
+    }
+    if (info->cluster_scoped) meta.clear_namespace_();
+    switch (info->shape) {
+      case Shape::kPod:
+        return ReadPod(object, context, std::move(meta));
+      case Shape::kSecret:
+        return ReadSecret(object, context, std::move(meta));
+      case Shape::kServiceAccount:
+        return ReadServiceAccount(object, context, std::move(meta));
+      case Shape::kRuntimeClass:
+        return ReadRuntimeClass(object, context, std::move(meta));
+      case Shape::kNamespace: {
+        pb::Namespace ns;
+        *ns.mutable_metadata() = std::move(meta);
+        set_->namespaces.push_back(std::move(ns));
+        return std::nullopt;
+      }
+      default:
+        return ReadWorkload(object, *info, api_version, context, std::move(meta));
+    }
   }
 
  private:
@@ -246,15 +377,13 @@ class ObjectReader {
     if (auto p = ScalarField(metadata, "namespace", where + "metadata.", &ns)) return p;
     meta->set_name(name);
     meta->set_namespace_(ns.empty() ? "default" : ns);
-    return StringMap(metadata, "labels", where + "metadata.", meta->mutable_labels());
+    if (auto p = StringMap(metadata, "labels", where + "metadata.", meta->mutable_labels())) {
+      return p;
+    }
+    return StringMap(metadata, "annotations", where + "metadata.", meta->mutable_annotations());
   }
 
-  MaybeProblem ReadPod(const YAML::Node& object, const std::string& api_version,
-                       const std::string& context, pb::ObjectMeta meta) {
-    if (api_version != "v1") {
-      return Problem{object.Mark(), context + "apiVersion \"" + api_version +
-                                        "\" is not supported for Pod (use v1)"};
-    }
+  MaybeProblem ReadPod(const YAML::Node& object, const std::string& context, pb::ObjectMeta meta) {
     pb::Pod pod;
     *pod.mutable_metadata() = std::move(meta);
     if (auto p = ReadPodSpec(object, Field(object, "spec"), context + "spec", pod.mutable_spec())) {
@@ -264,57 +393,228 @@ class ObjectReader {
     return std::nullopt;
   }
 
-  MaybeProblem ReadDeployment(const YAML::Node& object, const std::string& kind,
-                              const std::string& api_version, const std::string& context,
-                              pb::ObjectMeta meta) {
-    static const std::set<std::string> kVersions = {"apps/v1", "apps/v1beta1", "apps/v1beta2",
-                                                    "extensions/v1beta1"};
-    if (kVersions.count(api_version) == 0) {
-      return Problem{object.Mark(), context + "apiVersion \"" + api_version +
-                                        "\" is not supported for Deployment (use apps/v1)"};
-    }
+  // The spec of a controller kind: the pod counts, then the pod template. `object` holds the
+  // spec; the pod template lives at spec.template, or at spec.jobTemplate.spec.template for a
+  // CronJob.
+  MaybeProblem ReadWorkload(const YAML::Node& object, const KindInfo& info,
+                            const std::string& api_version, const std::string& context,
+                            pb::ObjectMeta meta) {
+    const bool cron = info.shape == Shape::kCronJob;
     const YAML::Node spec = Field(object, "spec");
     if (!Present(spec) || !spec.IsMap()) {
-      return Problem{Present(spec) ? spec.Mark() : object.Mark(),
-                     context + "spec: expected a mapping with a pod template"};
+      return Problem{
+          Present(spec) ? spec.Mark() : object.Mark(),
+          context + "spec: expected a mapping with a " + (cron ? "job template" : "pod template")};
     }
 
     pb::Workload workload;
-    workload.set_kind(kind);
+    workload.set_kind(info.kind);
     workload.set_api_version(api_version);
     *workload.mutable_metadata() = std::move(meta);
-    workload.set_replicas(1);  // Kubernetes' default when the field is absent
-    const YAML::Node replicas = Field(spec, "replicas");
-    if (Present(replicas)) {
-      int value = -1;
-      if (!replicas.IsScalar() || !YAML::convert<int>::decode(replicas, value) || value < 0) {
-        return Problem{replicas.Mark(),
-                       context + "spec.replicas: expected a whole number >= 0, got \"" +
-                           (replicas.IsScalar() ? replicas.Scalar() : TypeName(replicas)) + "\""};
+    YAML::Node template_owner = spec;  // the mapping that holds `template`
+    std::string template_path = context + "spec.";
+    switch (info.shape) {
+      case Shape::kReplicas:
+      case Shape::kStatefulSet: {
+        int replicas = 1;  // Kubernetes' default when the field is absent
+        if (auto p = WholeNumber(spec, "replicas", context + "spec.", &replicas)) return p;
+        workload.set_replicas(replicas);
+        if (info.shape == Shape::kStatefulSet) {
+          std::string service;
+          if (auto p = ScalarField(spec, "serviceName", context + "spec.", &service)) return p;
+          workload.set_service_name(service);
+        }
+        break;
       }
-      workload.set_replicas(value);
+      case Shape::kJob: {
+        int parallelism = 0;
+        if (auto p = PodsAtOnce(spec, context + "spec.", &parallelism)) return p;
+        workload.set_parallelism(parallelism);
+        break;
+      }
+      case Shape::kCronJob: {
+        if (auto p = ReadCronJob(spec, context, &workload, &template_owner)) return p;
+        template_path = context + "spec.jobTemplate.spec.";
+        break;
+      }
+      default:  // DaemonSet: one pod per node, no count of its own
+        break;
     }
+    if (auto p = ReadTemplate(template_owner, template_path, &workload)) return p;
+    set_->workloads.push_back(std::move(workload));
+    return std::nullopt;
+  }
 
-    const YAML::Node tmpl = Field(spec, "template");
+  // schedule and jobTemplate.spec of a CronJob; `job_spec` receives jobTemplate.spec.
+  static MaybeProblem ReadCronJob(const YAML::Node& spec, const std::string& context,
+                                  pb::Workload* workload, YAML::Node* job_spec) {
+    std::string schedule;
+    if (auto p = ScalarField(spec, "schedule", context + "spec.", &schedule)) return p;
+    if (schedule.empty()) return Problem{spec.Mark(), context + "spec.schedule: missing"};
+    workload->set_schedule(schedule);
+    const YAML::Node job_template = Field(spec, "jobTemplate");
+    if (!Present(job_template) || !job_template.IsMap()) {
+      return Problem{Present(job_template) ? job_template.Mark() : spec.Mark(),
+                     context + "spec.jobTemplate: missing job template"};
+    }
+    const YAML::Node inner = Field(job_template, "spec");
+    if (!Present(inner) || !inner.IsMap()) {
+      return Problem{Present(inner) ? inner.Mark() : job_template.Mark(),
+                     context + "spec.jobTemplate.spec: expected a mapping with a pod template"};
+    }
+    int parallelism = 0;
+    if (auto p = PodsAtOnce(inner, context + "spec.jobTemplate.spec.", &parallelism)) return p;
+    workload->set_parallelism(parallelism);
+    *job_spec = inner;
+    return std::nullopt;
+  }
+
+  // The pods a Job runs at once, as its controller computes them: parallelism (default 1),
+  // no more than completions when that is set, none while suspended.
+  static MaybeProblem PodsAtOnce(const YAML::Node& job_spec, const std::string& path, int* out) {
+    int parallelism = 1, completions = -1;
+    if (auto p = WholeNumber(job_spec, "parallelism", path, &parallelism)) return p;
+    if (auto p = WholeNumber(job_spec, "completions", path, &completions)) return p;
+    bool suspend = false;
+    const YAML::Node suspend_node = Field(job_spec, "suspend");
+    if (Present(suspend_node) &&
+        (!suspend_node.IsScalar() || !YAML::convert<bool>::decode(suspend_node, suspend))) {
+      return Problem{suspend_node.Mark(), path + "suspend: expected true or false"};
+    }
+    if (completions >= 0) parallelism = std::min(parallelism, completions);
+    *out = suspend ? 0 : parallelism;
+    return std::nullopt;
+  }
+
+  // An optional whole number >= 0; `out` keeps its value when the field is absent.
+  static MaybeProblem WholeNumber(const YAML::Node& map, const char* key, const std::string& path,
+                                  int* out) {
+    const YAML::Node node = Field(map, key);
+    if (!Present(node)) return std::nullopt;
+    int value = -1;
+    if (!node.IsScalar() || !YAML::convert<int>::decode(node, value) || value < 0) {
+      return Problem{node.Mark(), path + key + ": expected a whole number >= 0, got \"" +
+                                      (node.IsScalar() ? node.Scalar() : TypeName(node)) + "\""};
+    }
+    *out = value;
+    return std::nullopt;
+  }
+
+  // `path` ends in "spec." of the mapping `owner` that holds `template`.
+  static MaybeProblem ReadTemplate(const YAML::Node& owner, const std::string& path,
+                                   pb::Workload* workload) {
+    const YAML::Node tmpl = Field(owner, "template");
     if (!Present(tmpl) || !tmpl.IsMap()) {
-      return Problem{Present(tmpl) ? tmpl.Mark() : spec.Mark(),
-                     context + "spec.template: missing pod template"};
+      return Problem{Present(tmpl) ? tmpl.Mark() : owner.Mark(),
+                     path + "template: missing pod template"};
     }
     const YAML::Node tmpl_meta = Field(tmpl, "metadata");
     if (Present(tmpl_meta)) {
       if (!tmpl_meta.IsMap()) {
-        return Problem{tmpl_meta.Mark(), context + "spec.template.metadata: expected a mapping"};
+        return Problem{tmpl_meta.Mark(), path + "template.metadata: expected a mapping"};
       }
-      if (auto p = StringMap(tmpl_meta, "labels", context + "spec.template.metadata.",
-                             workload.mutable_template_labels())) {
+      if (auto p = StringMap(tmpl_meta, "labels", path + "template.metadata.",
+                             workload->mutable_template_labels())) {
         return p;
       }
     }
-    if (auto p = ReadPodSpec(tmpl, Field(tmpl, "spec"), context + "spec.template.spec",
-                             workload.mutable_template_spec())) {
+    return ReadPodSpec(tmpl, Field(tmpl, "spec"), path + "template.spec",
+                       workload->mutable_template_spec());
+  }
+
+  // A Secret. Its values never appear in a problem: only the secret's and the key's names.
+  MaybeProblem ReadSecret(const YAML::Node& object, const std::string& context,
+                          pb::ObjectMeta meta) {
+    pb::Secret secret;
+    meta.mutable_annotations()->erase(kLastApplied);
+    *secret.mutable_metadata() = std::move(meta);
+    std::string type;
+    if (auto p = ScalarField(object, "type", context, &type)) return p;
+    secret.set_type(type.empty() ? "Opaque" : type);
+    const std::string payload_key = DockerPayloadKey(secret.type());
+    // pullfleet uses only the Docker credential types. The values of any other type are
+    // neither checked nor kept: no secret is held that nothing reads, and a template's
+    // unsubstituted `password: $dbPassword` does not stop the rest of its file.
+    if (!payload_key.empty()) {
+      auto* data = secret.mutable_data();
+      if (auto p = SecretEntries(object, "data", context, /*base64=*/true, data)) return p;
+      if (auto p = SecretEntries(object, "stringData", context, /*base64=*/false, data)) return p;
+      const auto found = secret.data().find(payload_key);
+      if (found == secret.data().end()) {
+        return Problem{object.Mark(), context + "a Secret of type " + secret.type() +
+                                          " needs data." + payload_key};
+      }
+      if (!nlohmann::json::accept(found->second)) {
+        return Problem{object.Mark(), context + "data." + payload_key + ": not valid JSON"};
+      }
+    }
+    set_->secrets.push_back(std::move(secret));
+    return std::nullopt;
+  }
+
+  // The data key holding the credentials of a Docker secret type (the API server requires
+  // it and checks it is JSON); "" for every other type.
+  static std::string DockerPayloadKey(const std::string& type) {
+    if (type == "kubernetes.io/dockerconfigjson") return ".dockerconfigjson";
+    if (type == "kubernetes.io/dockercfg") return ".dockercfg";
+    return "";
+  }
+
+  template <class ProtoMap>
+  static MaybeProblem SecretEntries(const YAML::Node& object, const char* key,
+                                    const std::string& context, bool base64, ProtoMap* out) {
+    const YAML::Node map = Field(object, key);
+    if (!Present(map)) return std::nullopt;
+    if (!map.IsMap()) {
+      return Problem{map.Mark(), context + key + ": expected a mapping, got " + TypeName(map)};
+    }
+    for (const auto& [name, value] : Entries(map)) {
+      const std::string where = context + key + "." + name;
+      if (!IsSecretKey(name)) {
+        return Problem{map.Mark(), context + key + ": \"" + name +
+                                       "\" is not a valid key name (letters, digits, '-', "
+                                       "'_' and '.', at most 253 characters)"};
+      }
+      if (Present(value) && !value.IsScalar()) {
+        return Problem{value.Mark(), where + ": expected a string, got " + TypeName(value)};
+      }
+      const std::string text = Present(value) ? value.Scalar() : "";
+      if (!base64) {
+        (*out)[name] = text;
+        continue;
+      }
+      std::optional<std::string> decoded = DecodeBase64(text);
+      if (!decoded) return Problem{value.Mark(), where + ": value is not valid base64"};
+      (*out)[name] = std::move(*decoded);
+    }
+    return std::nullopt;
+  }
+
+  MaybeProblem ReadServiceAccount(const YAML::Node& object, const std::string& context,
+                                  pb::ObjectMeta meta) {
+    pb::ServiceAccount account;
+    *account.mutable_metadata() = std::move(meta);
+    if (auto p = ReadPullSecrets(object, context, account.mutable_image_pull_secrets())) {
       return p;
     }
-    set_->workloads.push_back(std::move(workload));
+    set_->service_accounts.push_back(std::move(account));
+    return std::nullopt;
+  }
+
+  MaybeProblem ReadRuntimeClass(const YAML::Node& object, const std::string& context,
+                                pb::ObjectMeta meta) {
+    pb::RuntimeClass runtime_class;
+    *runtime_class.mutable_metadata() = std::move(meta);
+    std::string handler;
+    if (auto p = ScalarField(object, "handler", context, &handler)) return p;
+    if (handler.empty()) return Problem{object.Mark(), context + "handler: missing"};
+    if (!IsDnsLabel(handler)) {
+      return Problem{Field(object, "handler").Mark(),
+                     context + "handler \"" + handler +
+                         "\" is not a DNS label (lowercase letters, digits and '-', at most 63)"};
+    }
+    runtime_class.set_handler(handler);
+    set_->runtime_classes.push_back(std::move(runtime_class));
     return std::nullopt;
   }
 
@@ -354,29 +654,76 @@ class ObjectReader {
     if (auto p = StringMap(spec, "nodeSelector", field_context, out->mutable_node_selector())) {
       return p;
     }
-    return ReadPullSecrets(spec, path, out);
+    if (auto p = ReadImageVolumes(spec, path, out)) return p;
+    return ReadPullSecrets(spec, field_context, out->mutable_image_pull_secrets());
   }
 
-  static MaybeProblem ReadPullSecrets(const YAML::Node& spec, const std::string& path,
-                                      pb::PodSpec* out) {
-    const YAML::Node secrets = Field(spec, "imagePullSecrets");
+  // imagePullSecrets of a pod spec or a ServiceAccount; `prefix` ends in "." or ": ".
+  static MaybeProblem ReadPullSecrets(const YAML::Node& owner, const std::string& prefix,
+                                      google::protobuf::RepeatedPtrField<std::string>* out) {
+    const YAML::Node secrets = Field(owner, "imagePullSecrets");
     if (!Present(secrets)) return std::nullopt;
     if (!secrets.IsSequence()) {
-      return Problem{secrets.Mark(), path + ".imagePullSecrets: expected a list"};
+      return Problem{secrets.Mark(), prefix + "imagePullSecrets: expected a list"};
     }
     for (size_t i = 0; i < secrets.size(); ++i) {
       const YAML::Node entry = secrets[i];
-      const std::string where = path + ".imagePullSecrets[" + std::to_string(i) + "].";
-      if (!entry.IsMap()) {
-        return Problem{entry.Mark(),
-                       where.substr(0, where.size() - 1) + ": expected a mapping with a name"};
-      }
+      const std::string where = prefix + "imagePullSecrets[" + std::to_string(i) + "]";
+      if (!entry.IsMap()) return Problem{entry.Mark(), where + ": expected a mapping with a name"};
       std::string name;
-      if (auto p = ScalarField(entry, "name", where, &name)) return p;
+      if (auto p = ScalarField(entry, "name", where + ".", &name)) return p;
       // Kubernetes accepts an empty entry and ignores it; so do we.
-      if (!name.empty()) out->add_image_pull_secrets(name);
+      if (!name.empty()) *out->Add() = name;
     }
     return std::nullopt;
+  }
+
+  // volumes[].image entries; other volume types are not read (a CSI driver's `image`
+  // attribute, for one, is pulled by that driver, not by the kubelet).
+  static MaybeProblem ReadImageVolumes(const YAML::Node& spec, const std::string& path,
+                                       pb::PodSpec* out) {
+    const YAML::Node volumes = Field(spec, "volumes");
+    if (!Present(volumes)) return std::nullopt;
+    if (!volumes.IsSequence()) {
+      return Problem{volumes.Mark(), path + ".volumes: expected a list, got " + TypeName(volumes)};
+    }
+    for (size_t i = 0; i < volumes.size(); ++i) {
+      const YAML::Node item = volumes[i];
+      std::string where = path + ".volumes[" + std::to_string(i) + "]";
+      if (!item.IsMap()) {
+        return Problem{item.Mark(), where + ": expected a mapping, got " + TypeName(item)};
+      }
+      const YAML::Node image = Field(item, "image");
+      if (!Present(image)) continue;
+      std::string name, reference, policy;
+      if (auto p = ScalarField(item, "name", where + ".", &name)) return p;
+      if (name.empty()) return Problem{item.Mark(), where + ": volume has no name"};
+      where += " (" + name + ")";
+      if (!image.IsMap()) {
+        return Problem{image.Mark(), where + ": image: expected a mapping, got " + TypeName(image)};
+      }
+      if (auto p = ScalarField(image, "reference", where + ": image.", &reference)) return p;
+      if (reference.empty()) {
+        return Problem{image.Mark(), where + ": image volume has no reference"};
+      }
+      if (auto p = PullPolicyField(image, "pullPolicy", where + ": image.", &policy)) return p;
+      pb::ImageVolume* volume = out->add_image_volumes();
+      volume->set_name(name);
+      volume->set_reference(reference);
+      volume->set_pull_policy(policy);
+    }
+    return std::nullopt;
+  }
+
+  // An optional pull policy: empty, or exactly one of the three values Kubernetes knows.
+  static MaybeProblem PullPolicyField(const YAML::Node& map, const char* key,
+                                      const std::string& prefix, std::string* out) {
+    if (auto p = ScalarField(map, key, prefix, out)) return p;
+    if (out->empty() || *out == "Always" || *out == "IfNotPresent" || *out == "Never") {
+      return std::nullopt;
+    }
+    return Problem{Field(map, key).Mark(),
+                   prefix + key + " \"" + *out + "\" is not one of Always, IfNotPresent, Never"};
   }
 
   template <class Containers>
@@ -414,12 +761,7 @@ class ObjectReader {
     // An invalid reference is kept: the node reports InvalidImageName. A missing one is a
     // manifest error, as the API server would say.
     if (image.empty()) return Problem{item.Mark(), where + ": container has no image"};
-    if (auto p = ScalarField(item, "imagePullPolicy", where + ": ", &policy)) return p;
-    if (!policy.empty() && policy != "Always" && policy != "IfNotPresent" && policy != "Never") {
-      return Problem{
-          Field(item, "imagePullPolicy").Mark(),
-          where + ": imagePullPolicy \"" + policy + "\" is not one of Always, IfNotPresent, Never"};
-    }
+    if (auto p = PullPolicyField(item, "imagePullPolicy", where + ": ", &policy)) return p;
     if (auto p = ScalarField(item, "restartPolicy", where + ": ", &restart)) return p;
     out->set_name(name);
     out->set_image(image);

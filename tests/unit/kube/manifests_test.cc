@@ -299,13 +299,14 @@ TEST(ParseManifests, AcceptedShapes) {
        "  containers:\r\n  - name: c\r\n    image: busybox\r\n",
        1, 0},
       {"marker_with_comment", "--- # first\n" + pod + "--- # second\n" + pod, 2, 0},
-      {"content_after_marker", "--- {apiVersion: v1, kind: Secret, metadata: {name: s}}\n", 0, 1},
+      {"content_after_marker", "--- {apiVersion: v1, kind: ConfigMap, metadata: {name: s}}\n", 0,
+       1},
       {"document_end_marker",
-       pod + "...\n---\napiVersion: v1\nkind: Secret\nmetadata:\n"
+       pod + "...\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n"
              "  name: s\n",
        1, 1},
       {"kind_before_metadata_order",
-       "data: {a: b}\nkind: Secret\napiVersion: v1\n"
+       "data: {a: b}\nkind: ConfigMap\napiVersion: v1\n"
        "metadata: {name: s}\n",
        0, 1},
       {"block_scalar_with_dashes",
