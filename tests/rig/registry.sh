@@ -25,6 +25,14 @@
 # anything but loopback tests.
 set -euo pipefail
 
+# The servers started below must not inherit the caller's descriptors (a test's listening
+# sockets, pipes): a leaked socket would keep its port busy after the test closed it.
+for fd_path in "/proc/$$/fd"/*; do
+  fd=${fd_path##*/}
+  if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+unset fd fd_path
+
 RIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON=/usr/bin/python3  # Debian's python has jwt and cryptography; the first on PATH may not
 
