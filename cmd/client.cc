@@ -113,6 +113,8 @@ int RunApply(const ClientOptions& client, const std::vector<std::string>& files)
         .receive(
             [&](const pb::ApplyResponse& response) {
               for (const auto& line : response.lines()) std::cout << line << "\n";
+              for (const auto& error : response.errors()) std::cerr << error << "\n";
+              if (response.errors_size() > 0) code = 1;
               if (!skipped.empty()) {
                 std::cout << "skipped kinds pullfleet does not run: " << SkippedSummary(skipped)
                           << "\n";

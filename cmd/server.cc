@@ -65,9 +65,13 @@ Result<caf::actor> StartCoordinator(caf::actor_system& system, const std::string
   if (ec) return Error(ErrorCode::kIo, "create " + db_dir.string() + ": " + ec.message());
   auto db = persistence::RecordDb::Open(db_dir.string());
   if (!db.ok()) return std::move(db).error().Wrap("coordinator");
+  auto sealer = persistence::Sealer::LoadOrCreate(
+      (std::filesystem::path(data_dir) / "secrets.key").string());
+  if (!sealer.ok()) return std::move(sealer).error().Wrap("coordinator");
   actors::CoordinatorOptions options;
   options.always_pull_images = always_pull;
   options.metrics = &metrics;
+  options.sealer = std::make_shared<persistence::Sealer>(std::move(sealer).value());
   auto coordinator = actors::SpawnCoordinator(
       system, options, std::shared_ptr<persistence::RecordDb>(std::move(db).value()));
   auto port = system.middleman().publish(coordinator, address->port, address->host.c_str(), true);

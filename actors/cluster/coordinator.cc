@@ -31,6 +31,10 @@ std::string PodKey(const std::string& ns, const std::string& name) {
   return "pod/" + ns + "/" + name;
 }
 
+std::string NamespacedKey(const char* kind, const pb::ObjectMeta& meta) {
+  return std::string(kind) + "/" + meta.namespace_() + "/" + meta.name();
+}
+
 std::string WorkloadKey(const pb::Workload& w) {
   return "workload/" + w.kind() + "/" + w.metadata().namespace_() + "/" + w.metadata().name();
 }
@@ -47,6 +51,10 @@ struct CoordinatorState {
   std::map<std::string, pb::Pod> pods;            // by PodKey
   std::map<std::string, pb::Workload> workloads;  // by WorkloadKey
   std::map<std::string, NodeEntry> nodes;         // by node name
+  std::map<std::string, pb::Secret> secrets;      // by "secret/ns/name"
+  std::map<std::string, pb::ServiceAccount> service_accounts;  // "serviceaccount/ns/name"
+  std::map<std::string, pb::RuntimeClass> runtime_classes;     // by name
+  std::map<std::string, pb::Namespace> namespaces;             // by name
   std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "coordinator";
 };
@@ -82,12 +90,51 @@ void LoadState(CoordinatorState& st) {
     }
     st.workloads[std::string(key)] = std::move(workload);
   });
-  if (!pods.ok() || !workloads.ok() || bad > 0) {
+  auto secrets = st.db->Scan("secret/", [&](std::string_view key, std::string_view value) {
+    pb::SealedRecord sealed;
+    pb::Secret secret;
+    if (!sealed.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      ++bad;
+      return;
+    }
+    auto opened = st.options.sealer->Open(sealed);
+    if (!opened.ok() || !secret.ParseFromString(*opened)) {
+      ++bad;
+      return;
+    }
+    st.secrets[std::string(key)] = std::move(secret);
+  });
+  auto accounts = st.db->Scan("serviceaccount/", [&](std::string_view key, std::string_view value) {
+    pb::ServiceAccount account;
+    if (account.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      st.service_accounts[std::string(key)] = std::move(account);
+    } else {
+      ++bad;
+    }
+  });
+  auto classes = st.db->Scan("runtimeclass/", [&](std::string_view, std::string_view value) {
+    pb::RuntimeClass rc;
+    if (rc.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      st.runtime_classes[rc.metadata().name()] = std::move(rc);
+    } else {
+      ++bad;
+    }
+  });
+  auto namespaces = st.db->Scan("namespace/", [&](std::string_view, std::string_view value) {
+    pb::Namespace ns;
+    if (ns.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      st.namespaces[ns.metadata().name()] = std::move(ns);
+    } else {
+      ++bad;
+    }
+  });
+  if (!pods.ok() || !workloads.ok() || !secrets.ok() || !accounts.ok() || !classes.ok() ||
+      !namespaces.ok() || bad > 0) {
     spdlog::error("coordinator: database {} partly unreadable ({} bad records)", st.db->path(),
                   bad);
   }
-  spdlog::info("coordinator: loaded {} pods and {} workloads from {}", st.pods.size(),
-               st.workloads.size(), st.db->path());
+  spdlog::info("coordinator: loaded {} pods, {} workloads, {} secrets from {}", st.pods.size(),
+               st.workloads.size(), st.secrets.size(), st.db->path());
 }
 
 // ---- scheduling --------------------------------------------------------------------------------
@@ -155,6 +202,34 @@ void RemovePod(CoordinatorActor* self, const std::string& key) {
 
 // ---- apply -------------------------------------------------------------------------------------
 
+// The RuntimeClass admission plugin: runtimeClassName must name a RuntimeClass; its handler
+// rides along with the pod. Returns the refusal, empty when admitted.
+std::string ResolveRuntimeHandler(const CoordinatorState& st, pb::PodSpec* spec,
+                                  const std::string& pod_name) {
+  spec->clear_runtime_handler();
+  if (spec->runtime_class_name().empty()) return "";
+  auto it = st.runtime_classes.find(spec->runtime_class_name());
+  if (it == st.runtime_classes.end()) {
+    return "Error from server (Forbidden): pods \"" + pod_name +
+           "\" is forbidden: pod rejected: RuntimeClass \"" + spec->runtime_class_name() +
+           "\" not found";
+  }
+  spec->set_runtime_handler(it->second.handler());
+  return "";
+}
+
+// The ServiceAccount admission plugin: a pod without imagePullSecrets gets those of its
+// service account ("default" when none is named).
+void AddServiceAccountSecrets(const CoordinatorState& st, const std::string& ns,
+                              pb::PodSpec* spec) {
+  if (spec->image_pull_secrets_size() > 0) return;
+  const std::string account =
+      spec->service_account_name().empty() ? "default" : spec->service_account_name();
+  auto it = st.service_accounts.find("serviceaccount/" + ns + "/" + account);
+  if (it == st.service_accounts.end()) return;
+  for (const auto& name : it->second.image_pull_secrets()) spec->add_image_pull_secrets(name);
+}
+
 pb::Pod AdmitNewPod(CoordinatorState& st, pb::Pod pod) {
   auto* meta = pod.mutable_metadata();
   if (meta->namespace_().empty()) meta->set_namespace_("default");
@@ -164,12 +239,18 @@ pb::Pod AdmitNewPod(CoordinatorState& st, pb::Pod pod) {
   pod.clear_status();
   pod.clear_events();
   DefaultPodSpec(pod.mutable_spec(), nullptr, {st.options.always_pull_images});
+  AddServiceAccountSecrets(st, meta->namespace_(), pod.mutable_spec());
   return pod;
 }
 
-std::string ApplyPod(CoordinatorActor* self, pb::Pod pod) {
+std::string ApplyPod(CoordinatorActor* self, pb::Pod pod, pb::ApplyResponse* response) {
   auto& st = self->state;
   if (pod.metadata().namespace_().empty()) pod.mutable_metadata()->set_namespace_("default");
+  if (auto refusal = ResolveRuntimeHandler(st, pod.mutable_spec(), pod.metadata().name());
+      !refusal.empty()) {
+    response->add_errors(refusal);
+    return "";
+  }
   const std::string key = PodKey(pod.metadata().namespace_(), pod.metadata().name());
   const std::string line = "pod/" + pod.metadata().name();
   auto it = st.pods.find(key);
@@ -185,6 +266,9 @@ std::string ApplyPod(CoordinatorActor* self, pb::Pod pod) {
   pb::PodSpec spec = pod.spec();
   DefaultPodSpec(&spec, &stored.spec(), {st.options.always_pull_images});
   if (spec.node_name().empty()) spec.set_node_name(stored.spec().node_name());
+  if (spec.image_pull_secrets_size() == 0) {
+    *spec.mutable_image_pull_secrets() = stored.spec().image_pull_secrets();
+  }
   if (spec.SerializeAsString() == stored.spec().SerializeAsString()) return line + " unchanged";
   *stored.mutable_spec() = std::move(spec);
   PersistPod(st, stored);
@@ -229,6 +313,12 @@ void Reconcile(CoordinatorActor* self, const pb::Workload& w) {
     *meta->mutable_labels() = w.template_labels();
     (*meta->mutable_labels())["pod-template-hash"] = hash;
     *pod.mutable_spec() = w.template_spec();
+    if (auto refusal = ResolveRuntimeHandler(st, pod.mutable_spec(), meta->name());
+        !refusal.empty()) {
+      // The ReplicaSet controller keeps trying; pullfleet retries at the next apply.
+      spdlog::warn("coordinator: {}", refusal);
+      return;
+    }
     pb::Pod admitted = AdmitNewPod(st, std::move(pod));
     const std::string key = PodKey(meta->namespace_(), admitted.metadata().name());
     PersistPod(st, admitted);
@@ -261,6 +351,92 @@ std::string ApplyWorkload(CoordinatorActor* self, pb::Workload w) {
   st.workloads[key] = w;
   Reconcile(self, w);
   return line + " " + verdict;
+}
+
+template <class Object>
+std::string Verdict(const Object* previous, const Object& now) {
+  if (previous == nullptr) return "created";
+  return previous->SerializeAsString() == now.SerializeAsString() ? "unchanged" : "configured";
+}
+
+void DefaultMeta(pb::ObjectMeta* meta, bool namespaced) {
+  if (namespaced && meta->namespace_().empty()) meta->set_namespace_("default");
+}
+
+std::string ApplySecret(CoordinatorState& st, pb::Secret secret) {
+  DefaultMeta(secret.mutable_metadata(), true);
+  secret.set_record_version(1);
+  const std::string key = NamespacedKey("secret", secret.metadata());
+  auto it = st.secrets.find(key);
+  if (it != st.secrets.end()) secret.mutable_metadata()->set_uid(it->second.metadata().uid());
+  else secret.mutable_metadata()->set_uid(NewUid(st.rng));
+  const std::string verdict = Verdict(it == st.secrets.end() ? nullptr : &it->second, secret);
+  // Only the sealed form reaches the disk.
+  (void)st.db->Put(key, st.options.sealer->Seal(secret.SerializeAsString()));
+  st.secrets[key] = secret;
+  return "secret/" + secret.metadata().name() + " " + verdict;
+}
+
+std::string ApplyServiceAccount(CoordinatorState& st, pb::ServiceAccount account) {
+  DefaultMeta(account.mutable_metadata(), true);
+  account.set_record_version(1);
+  const std::string key = NamespacedKey("serviceaccount", account.metadata());
+  auto it = st.service_accounts.find(key);
+  const std::string verdict =
+      Verdict(it == st.service_accounts.end() ? nullptr : &it->second, account);
+  (void)st.db->Put(key, account);
+  st.service_accounts[key] = account;
+  return "serviceaccount/" + account.metadata().name() + " " + verdict;
+}
+
+std::string ApplyRuntimeClass(CoordinatorState& st, pb::RuntimeClass rc) {
+  rc.set_record_version(1);
+  auto it = st.runtime_classes.find(rc.metadata().name());
+  const std::string verdict = Verdict(it == st.runtime_classes.end() ? nullptr : &it->second, rc);
+  (void)st.db->Put("runtimeclass/" + rc.metadata().name(), rc);
+  st.runtime_classes[rc.metadata().name()] = rc;
+  return "runtimeclass.node.k8s.io/" + rc.metadata().name() + " " + verdict;
+}
+
+std::string ApplyNamespace(CoordinatorState& st, pb::Namespace ns) {
+  ns.set_record_version(1);
+  auto it = st.namespaces.find(ns.metadata().name());
+  const std::string verdict = Verdict(it == st.namespaces.end() ? nullptr : &it->second, ns);
+  (void)st.db->Put("namespace/" + ns.metadata().name(), ns);
+  st.namespaces[ns.metadata().name()] = ns;
+  return "namespace/" + ns.metadata().name() + " " + verdict;
+}
+
+pb::PullSecretsReply FindPullSecrets(const CoordinatorState& st,
+                                     const pb::PullSecretsRequest& request) {
+  pb::PullSecretsReply reply;
+  for (const auto& name : request.names()) {
+    auto it = st.secrets.find("secret/" + request.namespace_() + "/" + name);
+    if (it == st.secrets.end()) {
+      reply.add_missing(name);
+    } else {
+      *reply.add_secrets() = it->second;
+    }
+  }
+  return reply;
+}
+
+pb::ApplyResponse Apply(CoordinatorActor* self, pb::ApplyRequest& request) {
+  auto& st = self->state;
+  pb::ApplyResponse response;
+  // Objects others depend on first, whatever their order in the files.
+  for (auto& ns : *request.mutable_namespaces()) response.add_lines(ApplyNamespace(st, ns));
+  for (auto& secret : *request.mutable_secrets()) response.add_lines(ApplySecret(st, secret));
+  for (auto& account : *request.mutable_service_accounts()) {
+    response.add_lines(ApplyServiceAccount(st, account));
+  }
+  for (auto& rc : *request.mutable_runtime_classes()) response.add_lines(ApplyRuntimeClass(st, rc));
+  for (auto& pod : *request.mutable_pods()) {
+    auto line = ApplyPod(self, std::move(pod), &response);
+    if (!line.empty()) response.add_lines(std::move(line));
+  }
+  for (auto& w : *request.mutable_workloads()) response.add_lines(ApplyWorkload(self, std::move(w)));
+  return response;
 }
 
 // ---- status reports ----------------------------------------------------------------------------
@@ -365,13 +541,9 @@ caf::behavior Coordinator(CoordinatorActor* self, CoordinatorOptions options,
   LoadState(st);
   self->set_down_handler([=](caf::down_msg& down) { OnNodeDown(self, down); });
   return {
-      [=](apply_atom, pb::ApplyRequest& request) {
-        pb::ApplyResponse response;
-        for (auto& pod : *request.mutable_pods()) response.add_lines(ApplyPod(self, std::move(pod)));
-        for (auto& w : *request.mutable_workloads()) {
-          response.add_lines(ApplyWorkload(self, std::move(w)));
-        }
-        return response;
+      [=](apply_atom, pb::ApplyRequest& request) { return Apply(self, request); },
+      [=](secrets_atom, const pb::PullSecretsRequest& request) {
+        return FindPullSecrets(self->state, request);
       },
       [=](pods_atom, const pb::GetPodsRequest& request) { return ListPods(self->state, request); },
       [=](delpod_atom, const pb::DeletePodRequest& request) {

@@ -13,6 +13,7 @@
 #include "caf/fwd.hpp"
 #include "metrics/metrics.h"
 #include "persistence/record_db.h"
+#include "persistence/sealer.h"
 
 namespace pullfleet::actors {
 
@@ -21,6 +22,8 @@ struct CoordinatorOptions {
   bool always_pull_images = false;
   // Not owned; may be null.
   metrics::Metrics* metrics = nullptr;
+  // Encrypts Secrets before they reach the database. Required.
+  std::shared_ptr<persistence::Sealer> sealer;
 };
 
 caf::actor SpawnCoordinator(caf::actor_system& system, CoordinatorOptions options,

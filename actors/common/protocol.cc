@@ -22,7 +22,10 @@ void RegisterMessageTypes(caf::actor_system_config& config) {
       .add_message_type<pb::ImageList>("pullfleet.pb.ImageList")
       .add_message_type<pb::ImageRecord>("pullfleet.pb.ImageRecord")
       .add_message_type<pb::NodeList>("pullfleet.pb.NodeList")
-      .add_message_type<pb::ApiError>("pullfleet.pb.ApiError");
+      .add_message_type<pb::ApiError>("pullfleet.pb.ApiError")
+      .add_message_type<pb::Secret>("pullfleet.pb.Secret")
+      .add_message_type<pb::PullSecretsRequest>("pullfleet.pb.PullSecretsRequest")
+      .add_message_type<pb::PullSecretsReply>("pullfleet.pb.PullSecretsReply");
 }
 
 }  // namespace pullfleet

@@ -64,6 +64,7 @@ using register_atom = caf::atom_constant<caf::atom("register")>;
 using assign_atom = caf::atom_constant<caf::atom("assign")>;
 using remove_atom = caf::atom_constant<caf::atom("remove")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+using secrets_atom = caf::atom_constant<caf::atom("secrets")>;
 
 // Inside a node.
 using pull_atom = caf::atom_constant<caf::atom("pull")>;

@@ -125,6 +125,12 @@ void SetReady(Step& step, const image::Reference& ref, const std::string& digest
   step.status->set_image_id(ref.Repository() + "@" + digest);
 }
 
+// The handler images are identified by: the pod's, with RuntimeClassInImageCriApi on the
+// node; otherwise every pod shares the default ("").
+std::string RuntimeHandler(const ChainState& st) {
+  return st.context->config.runtime_class_in_image_cri_api ? st.pod.spec().runtime_handler() : "";
+}
+
 // ---- passes ----------------------------------------------------------------------------------
 
 void WaitAtMost(ChainState& st, int64_t millis) {
@@ -222,7 +228,7 @@ void Pull(ChainActor* self, const image::Reference& ref, bool resolve_first,
   node::PullJob job;
   job.image = step.container.image();
   job.reference = ref;
-  job.runtime_handler = st.pod.spec().runtime_class_name();
+  job.runtime_handler = RuntimeHandler(st);
   job.resolve_first = resolve_first;
   job.options.reference = ref;
   job.options.platform = config.platform;
@@ -311,7 +317,7 @@ void EnsureImage(ChainActor* self) {
 
   auto policy = image::ParsePullPolicy(step.container.image_pull_policy());
   const auto effective = policy.ok() ? *policy : image::DefaultPullPolicy(image);
-  const auto present = st.context->images->Find(*ref, st.pod.spec().runtime_class_name());
+  const auto present = st.context->images->Find(*ref, RuntimeHandler(st));
   const bool pull_required =
       effective == image::PullPolicy::kAlways ||
       (effective == image::PullPolicy::kIfNotPresent && !present);

@@ -18,6 +18,7 @@
 #include "actors/node/node_actors.h"
 #include "actors/node/node_messages.h"
 #include "caf/all.hpp"
+#include "node/token_bucket.h"
 
 namespace pullfleet::actors {
 namespace {
@@ -42,6 +43,9 @@ struct QueueState {
   std::unordered_map<std::string, Download> downloads;  // by job key
   std::deque<std::string> waiting;                       // keys in arrival order
   size_t running = 0;
+  // registryPullQPS / registryBurst: a start waits for a token.
+  std::unique_ptr<node::TokenBucket> bucket;
+  bool wakeup_pending = false;
   static inline const char* name = "pull-queue";
 };
 
@@ -75,6 +79,14 @@ void StartAdmissible(QueueActor* self) {
   auto& st = self->state;
   const size_t limit = ParallelLimit(st.context->config);
   while (st.running < limit && !st.waiting.empty()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!st.bucket->TryTake(now)) {
+      if (!st.wakeup_pending) {
+        st.wakeup_pending = true;
+        self->delayed_send(self, st.bucket->TimeUntilNext(now), tick_atom::value);
+      }
+      break;
+    }
     const std::string key = st.waiting.front();
     st.waiting.pop_front();
     auto& download = st.downloads.at(key);
@@ -90,6 +102,9 @@ void StartAdmissible(QueueActor* self) {
 
 caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
   self->state.context = std::move(context);
+  const auto& config = self->state.context->config;
+  self->state.bucket = std::make_unique<node::TokenBucket>(
+      config.registry_pull_qps, config.registry_burst, std::chrono::steady_clock::now());
   // Running transfers outlive the queue only as long as it takes them to notice the flag.
   self->attach_functor([self] {
     for (auto& [key, download] : self->state.downloads) download.cancel->store(true);
@@ -120,6 +135,10 @@ caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
         for (auto& waiter : it->second.waiters) {
           if (waiter.requester) self->send(waiter.requester, progress_atom::value, progress);
         }
+      },
+      [=](tick_atom) {
+        self->state.wakeup_pending = false;
+        StartAdmissible(self);
       },
       [=](done_atom, const std::string& key, node::PullOutcome& outcome) {
         auto& st = self->state;
