@@ -444,6 +444,27 @@ Result<DockerKeyring> DockerKeyring::FromFile(const std::string& path) {
   return FromJson(text.str(), "docker config " + path);
 }
 
+void DockerKeyring::AddEntry(std::string_view key, AuthConfig auth) {
+  Result<std::string> normalized = NormalizeKey(key);
+  if (!normalized.ok()) {
+    warnings_.push_back(auth.source + ": ignoring " + normalized.error().message());
+    return;
+  }
+  Entry entry;
+  entry.key = *normalized;
+  entry.auth = std::move(auth);
+  entry.auth.matched_key = entry.key;
+  entry.group = LastGroup();
+  entries_.push_back(std::move(entry));
+}
+
+void DockerKeyring::SetOrigin(CredentialOrigin origin, const SecretCoordinates& secret) {
+  for (Entry& entry : entries_) {
+    entry.auth.origin = origin;
+    entry.auth.secret = secret;
+  }
+}
+
 int DockerKeyring::LastGroup() const {
   int last = 0;
   for (const Entry& entry : entries_) last = std::max(last, entry.group);

@@ -21,6 +21,27 @@
 
 namespace pullfleet::credentials {
 
+// Where a credential came from, for ordering, for `describe` and for recording which
+// credentials pulled an image (the kubelet's "ensure secret pulled images").
+enum class CredentialOrigin {
+  kDockerConfig,  // a docker config file of the node (the default of FromJson/FromFile)
+  kPullSecret,    // an imagePullSecret of the pod (or of its ServiceAccount)
+  kProvider,      // a credential provider plugin's answer
+};
+
+// The coordinates of a Secret object: enough to say which Secret a credential came from,
+// never its content. `uid` changes when a Secret is deleted and made again under one name.
+struct SecretCoordinates {
+  std::string namespace_name;
+  std::string name;
+  std::string uid;  // may be empty when the store has none
+
+  bool operator==(const SecretCoordinates& other) const {
+    return namespace_name == other.namespace_name && name == other.name && uid == other.uid;
+  }
+  bool operator!=(const SecretCoordinates& other) const { return !(*this == other); }
+};
+
 // One username/password pair. Never log or print `password`.
 struct AuthConfig {
   std::string username;
@@ -31,6 +52,9 @@ struct AuthConfig {
   // Where the entry came from: "node config /etc/pullfleet/config.json",
   // "secret default/regcred". Not secret.
   std::string source;
+  CredentialOrigin origin = CredentialOrigin::kDockerConfig;
+  // Set when origin is kPullSecret: the Secret this entry came from.
+  SecretCoordinates secret;
 };
 
 // Prints key, source and username; the password is always shown as "<redacted>". Also what
@@ -50,6 +74,16 @@ class DockerKeyring {
   static Result<DockerKeyring> FromJson(std::string_view json_text, std::string_view source);
   // Reads and parses a file; kIo when it cannot be read. The source is "docker config PATH".
   static Result<DockerKeyring> FromFile(const std::string& path);
+
+  // Adds one entry under config key `key` (normalised here) to the last group, as Add does.
+  // For credentials that do not come as docker config JSON (a credential provider's answer).
+  // A key that is not a usable URL is skipped and listed in warnings(), as in FromJson.
+  // `auth.matched_key` is overwritten with the normalised key.
+  void AddEntry(std::string_view key, AuthConfig auth);
+
+  // Marks every entry with `origin` (and `secret`, for kPullSecret). Used by the pull-secret
+  // and provider code after parsing.
+  void SetOrigin(CredentialOrigin origin, const SecretCoordinates& secret = {});
 
   // Adds every entry of `other` as a lower-priority group: everything this keyring matches
   // is tried before anything `other` matches (the kubelet's union of the pod-secret keyring
