@@ -561,6 +561,10 @@ std::string ImageListJson(const pb::ImageList& images) {
   return DumpJson({{"node", images.node()}, {"storePath", images.store_path()}, {"images", list}});
 }
 
+std::string AlignColumns(std::string_view tab_separated) {
+  return AlignTable(tab_separated);
+}
+
 std::string FormatBytes(double bytes) {
   static const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
   if (bytes < 1024) return std::to_string(static_cast<int64_t>(bytes < 0 ? 0 : bytes)) + " B";

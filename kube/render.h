@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "messages/pullfleet.pb.h"
 
@@ -53,5 +54,10 @@ std::string FormatBytes(double bytes);
 
 // "3m20s", "45s", "2d" as kubectl prints ages.
 std::string HumanDuration(int64_t milliseconds);
+
+// Lines of tab-separated cells aligned as `kubectl get` prints them (columns padded to the
+// widest cell plus 3 spaces, at least 6 wide; the last cell of a line is not padded). Cells
+// must not contain tabs or line breaks.
+std::string AlignColumns(std::string_view tab_separated);
 
 }  // namespace pullfleet::kube
