@@ -96,14 +96,18 @@ int RunApply(const ClientOptions& client, const std::vector<std::string>& files)
       std::cerr << "error: " << set.error().message() << "\n";
       return 1;
     }
-    for (auto& pod : set->pods) {
-      if (!client.ns.empty()) pod.mutable_metadata()->set_namespace_(client.ns);
-      *request.add_pods() = std::move(pod);
-    }
-    for (auto& w : set->workloads) {
-      if (!client.ns.empty()) w.mutable_metadata()->set_namespace_(client.ns);
-      *request.add_workloads() = std::move(w);
-    }
+    // -n applies to namespaced objects (kubectl refuses a conflicting explicit namespace;
+    // pullfleet lets -n win).
+    auto in_namespace = [&](auto& object) {
+      if (!client.ns.empty()) object.mutable_metadata()->set_namespace_(client.ns);
+      return std::move(object);
+    };
+    for (auto& pod : set->pods) *request.add_pods() = in_namespace(pod);
+    for (auto& w : set->workloads) *request.add_workloads() = in_namespace(w);
+    for (auto& secret : set->secrets) *request.add_secrets() = in_namespace(secret);
+    for (auto& sa : set->service_accounts) *request.add_service_accounts() = in_namespace(sa);
+    for (auto& rc : set->runtime_classes) *request.add_runtime_classes() = std::move(rc);
+    for (auto& ns : set->namespaces) *request.add_namespaces() = std::move(ns);
     for (const auto& [kind, count] : set->skipped_kinds) skipped[kind] += count;
   }
   return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,

@@ -91,6 +91,11 @@ Status ApplyField(NodeConfig& config, const std::string& key, const YAML::Node& 
     config.resync_seconds = value.as<double>();
   } else if (key == "neverPullRecheckSeconds") {
     config.never_pull_recheck_seconds = value.as<double>();
+  } else if (key == "labels") {
+    if (!value.IsMap()) return Invalid(source, "labels must be a mapping of key to value");
+    for (const auto& label : value) {
+      config.labels[label.first.as<std::string>()] = label.second.as<std::string>();
+    }
   } else if (key == "registryPullQPS") {
     config.registry_pull_qps = value.as<double>();
   } else if (key == "registryBurst") {

@@ -26,6 +26,8 @@ struct NodeConfig {
   image::Platform platform = image::HostPlatform();
   // A docker config.json with "auths" for this node. Default: none (anonymous pulls).
   std::string docker_config_path;
+  // Node labels, matched by nodeSelector (kubernetes.io/os, /arch, /hostname are added).
+  std::map<std::string, std::string> labels;
   // Per-registry transport settings, keyed by host[:port] as written in image names.
   std::map<std::string, registry::HostOptions> registries;
   // kubelet serializeImagePulls: one pull at a time per node. Default: true.

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "actors/cluster/admission.h"
+#include "actors/cluster/controllers.h"
 #include "actors/common/protocol.h"
 #include "caf/all.hpp"
 
@@ -147,11 +148,12 @@ void SendAssignment(CoordinatorActor* self, const pb::Pod& pod) {
   self->send(it->second.actor, assign_atom::value, std::move(assignment));
 }
 
-// The up node with the fewest pods; empty when no node is up.
-std::string LeastLoadedNode(const CoordinatorState& st) {
+// The up node with the fewest pods among those the pod's nodeSelector allows; empty when
+// there is none.
+std::string LeastLoadedNode(const CoordinatorState& st, const pb::PodSpec& spec) {
   std::map<std::string, size_t> load;
   for (const auto& [name, node] : st.nodes) {
-    if (node.up) load[name] = 0;
+    if (node.up && SelectorMatches(spec.node_selector(), NodeLabels(node.info))) load[name] = 0;
   }
   for (const auto& [key, pod] : st.pods) {
     auto it = load.find(pod.spec().node_name());
@@ -170,7 +172,7 @@ std::string LeastLoadedNode(const CoordinatorState& st) {
 
 void Schedule(CoordinatorActor* self, pb::Pod& pod) {
   if (pod.spec().node_name().empty()) {
-    const std::string node = LeastLoadedNode(self->state);
+    const std::string node = LeastLoadedNode(self->state, pod.spec());
     if (node.empty()) return;  // stays pending until a node registers
     pod.mutable_spec()->set_node_name(node);
     PersistPod(self->state, pod);
@@ -276,55 +278,52 @@ std::string ApplyPod(CoordinatorActor* self, pb::Pod pod, pb::ApplyResponse* res
   return line + " configured";
 }
 
-// The ReplicaSet name a Deployment's pods are owned by.
-std::string ReplicaSetName(const pb::Workload& w, const std::string& hash) {
-  return w.metadata().name() + "-" + hash;
+std::vector<NodeView> UpNodes(const CoordinatorState& st) {
+  std::vector<NodeView> nodes;
+  for (const auto& [name, entry] : st.nodes) {
+    if (entry.up) nodes.push_back(NodeView{name, NodeLabels(entry.info)});
+  }
+  return nodes;
 }
 
-// Makes the pods of `w` match its template and replica count: pods of an older template
-// are removed (a recreate rollout), missing ones created, surplus ones removed.
+// Makes the pods of `w` what its controller would make them (see controllers.h).
 void Reconcile(CoordinatorActor* self, const pb::Workload& w) {
   auto& st = self->state;
-  const std::string hash = TemplateHash(w.template_spec());
-  const std::string owner = ReplicaSetName(w, hash);
-  const std::string prefix = w.metadata().name() + "-";
-  std::vector<std::string> current;
-  std::vector<std::string> stale;
+  std::vector<OwnedPod> owned;
   for (const auto& [key, pod] : st.pods) {
-    const auto& meta = pod.metadata();
-    if (meta.namespace_() != w.metadata().namespace_() || meta.owner_kind() != "ReplicaSet" ||
-        meta.owner_name().rfind(prefix, 0) != 0) {
-      continue;
-    }
-    (meta.owner_name() == owner ? current : stale).push_back(key);
+    if (pod.metadata().owner_uid() == w.metadata().uid()) owned.push_back(OwnedPod{key, &pod});
   }
-  for (const auto& key : stale) RemovePod(self, key);
-  while (current.size() > static_cast<size_t>(std::max(w.replicas(), 0))) {
-    RemovePod(self, current.back());
-    current.pop_back();
-  }
-  for (size_t i = current.size(); i < static_cast<size_t>(std::max(w.replicas(), 0)); ++i) {
-    pb::Pod pod;
-    auto* meta = pod.mutable_metadata();
-    meta->set_name(owner + "-" + RandomSuffix(st.rng, 5));
-    meta->set_namespace_(w.metadata().namespace_());
-    meta->set_owner_kind("ReplicaSet");
-    meta->set_owner_name(owner);
-    *meta->mutable_labels() = w.template_labels();
-    (*meta->mutable_labels())["pod-template-hash"] = hash;
-    *pod.mutable_spec() = w.template_spec();
-    if (auto refusal = ResolveRuntimeHandler(st, pod.mutable_spec(), meta->name());
+  ControllerPlan plan = PlanWorkload(w, owned, UpNodes(st), st.rng);
+  for (const auto& key : plan.remove) RemovePod(self, key);
+  for (auto& pod : plan.create) {
+    if (auto refusal = ResolveRuntimeHandler(st, pod.mutable_spec(), pod.metadata().name());
         !refusal.empty()) {
-      // The ReplicaSet controller keeps trying; pullfleet retries at the next apply.
-      spdlog::warn("coordinator: {}", refusal);
+      // The controller keeps trying; pullfleet tries again at the next apply.
+      spdlog::warn("coordinator: {} {}: {}", w.kind(), w.metadata().name(), refusal);
       return;
     }
     pb::Pod admitted = AdmitNewPod(st, std::move(pod));
-    const std::string key = PodKey(meta->namespace_(), admitted.metadata().name());
+    const std::string key = PodKey(admitted.metadata().namespace_(), admitted.metadata().name());
     PersistPod(st, admitted);
     auto& stored = st.pods[key] = std::move(admitted);
     Schedule(self, stored);
   }
+}
+
+// Workloads whose pods depend on the set of nodes: DaemonSets and CronJob pre-pulls.
+void ReconcilePerNodeWorkloads(CoordinatorActor* self) {
+  for (const auto& [key, w] : self->state.workloads) {
+    if (w.kind() == "DaemonSet" || w.kind() == "CronJob") Reconcile(self, w);
+  }
+}
+
+// kubectl's resource.group for a workload kind: "deployment.apps", "job.batch", ...
+std::string ResourceName(const std::string& kind) {
+  std::string lower = kind;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(c));
+  if (kind == "ReplicationController") return "replicationcontroller";
+  if (kind == "Job" || kind == "CronJob") return lower + ".batch";
+  return lower + ".apps";
 }
 
 std::string ApplyWorkload(CoordinatorActor* self, pb::Workload w) {
@@ -332,9 +331,7 @@ std::string ApplyWorkload(CoordinatorActor* self, pb::Workload w) {
   if (w.metadata().namespace_().empty()) w.mutable_metadata()->set_namespace_("default");
   w.set_record_version(kWorkloadRecordVersion);
   const std::string key = WorkloadKey(w);
-  std::string kind_lower = w.kind();
-  for (auto& c : kind_lower) c = static_cast<char>(std::tolower(c));
-  const std::string line = kind_lower + ".apps/" + w.metadata().name();
+  const std::string line = ResourceName(w.kind()) + "/" + w.metadata().name();
   auto it = st.workloads.find(key);
   const pb::PodSpec* previous = it == st.workloads.end() ? nullptr : &it->second.template_spec();
   DefaultPodSpec(w.mutable_template_spec(), previous, {st.options.always_pull_images});
@@ -488,6 +485,7 @@ void OnRegister(CoordinatorActor* self, const pb::NodeInfo& info) {
     if (pod.spec().node_name() == info.name()) SendAssignment(self, pod);
   }
   ScheduleUnassigned(self);
+  ReconcilePerNodeWorkloads(self);
 }
 
 void OnNodeDown(CoordinatorActor* self, const caf::down_msg& down) {
@@ -556,10 +554,10 @@ caf::behavior Coordinator(CoordinatorActor* self, CoordinatorOptions options,
         response.set_found(true);
         const pb::Pod pod = it->second;
         RemovePod(self, key);
-        // A pod owned by a Deployment is replaced, as its ReplicaSet would.
+        // A pod owned by a workload is replaced, as its controller would.
         for (const auto& [wkey, w] : st.workloads) {
-          if (pod.metadata().owner_name().rfind(w.metadata().name() + "-", 0) == 0 &&
-              w.metadata().namespace_() == ns) {
+          if (!pod.metadata().owner_uid().empty() &&
+              pod.metadata().owner_uid() == w.metadata().uid()) {
             Reconcile(self, w);
           }
         }

@@ -130,6 +130,7 @@ pb::NodeInfo MakeInfo(const NodeContext& ctx) {
   info.set_os(ctx.config.platform.os);
   info.set_architecture(ctx.config.platform.architecture);
   info.set_variant(ctx.config.platform.variant);
+  for (const auto& [key, value] : ctx.config.labels) (*info.mutable_labels())[key] = value;
   return info;
 }
 
