@@ -58,7 +58,7 @@ LookupPlan BuildLookupPlan(const image::Reference& ref, const LookupSources& sou
 //   Credentials for 127.0.0.1:5000/pf/app:v1, in the order a pull tries them:
 //     1. secret team-a/regcred  key "127.0.0.1:5000/pf"
 //     2. docker config /etc/pullfleet/config.json  key "127.0.0.1:5000"
-//     3. credential provider example  matchImages "127.0.0.1:*" (keys known when it runs)
+//     3. credential provider example  matchImages "127.0.0.1:5000" (keys known when it runs)
 //   Problems:
 //     secret "other" in namespace "team-a" not found
 std::string RenderLookupPlan(const LookupPlan& plan);

@@ -62,7 +62,7 @@ Result<std::string> ScalarField(const YAML::Node& node, const std::string& field
 Result<std::vector<std::string>> StringList(const YAML::Node& node, const std::string& field,
                                             const Where& where) {
   std::vector<std::string> out;
-  if (node.IsNull()) return out;
+  if (!node || node.IsNull()) return out;
   if (!node.IsSequence()) return where.Fail(field + " must be a list of strings");
   for (size_t i = 0; i < node.size(); ++i) {
     if (!node[i].IsScalar()) {
@@ -85,7 +85,7 @@ Status CheckKnownFields(const YAML::Node& map, const std::set<std::string>& know
 
 Result<std::vector<ProviderEnvVar>> EnvList(const YAML::Node& node, const Where& where) {
   std::vector<ProviderEnvVar> env;
-  if (node.IsNull()) return env;
+  if (!node || node.IsNull()) return env;
   if (!node.IsSequence()) return where.Fail("env must be a list of {name, value}");
   for (size_t i = 0; i < node.size(); ++i) {
     Where item{where.source, where.path + ": env[" + std::to_string(i) + "]"};
@@ -236,6 +236,10 @@ Result<std::vector<std::string>> ConfigFilesIn(const std::string& dir) {
 
 }  // namespace
 
+namespace {
+Result<CredentialProviderConfig> ParseDocument(std::string_view text, std::string_view source);
+}  // namespace
+
 Result<std::chrono::nanoseconds> ParseGoDuration(std::string_view text) {
   const std::string original(text);
   auto invalid = [&] {
@@ -304,6 +308,19 @@ bool PatternMatchesImage(std::string_view pattern, std::string_view image) {
 
 Result<CredentialProviderConfig> ParseCredentialProviderConfig(std::string_view text,
                                                                std::string_view source) {
+  // yaml-cpp throws on misuse of absent nodes; none may cross this boundary.
+  try {
+    return ParseDocument(text, source);
+  } catch (const YAML::Exception& e) {
+    return Error(ErrorCode::kInvalidArgument,
+                 std::string(source) + ": cannot decode CredentialProviderConfig at line " +
+                     std::to_string(e.mark.line + 1));
+  }
+}
+
+namespace {
+
+Result<CredentialProviderConfig> ParseDocument(std::string_view text, std::string_view source) {
   Where where{std::string(source), ""};
   YAML::Node document;
   try {
@@ -344,6 +361,8 @@ Result<CredentialProviderConfig> ParseCredentialProviderConfig(std::string_view 
   }
   return config;
 }
+
+}  // namespace
 
 Result<CredentialProviderConfig> LoadCredentialProviderConfig(const std::string& path) {
   struct stat info {};

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Test plugin: killed by a signal.
+kill -SEGV $$
