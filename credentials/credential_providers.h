@@ -86,7 +86,7 @@ class CredentialProviders {
   // The providers whose matchImages match `ref`, without running anything (for the lookup
   // plan). Each with the first matchImages pattern that matched.
   struct Match {
-    const ProviderConfig* provider;
+    const ProviderConfig* provider;  // points into the config searched; valid while it lives
     std::string pattern;
   };
   std::vector<Match> Matching(const image::Reference& ref) const;
