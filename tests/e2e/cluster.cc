@@ -1,0 +1,289 @@
+#include "tests/e2e/cluster.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+namespace pullfleet::e2e {
+namespace {
+
+using testing::CommandResult;
+using testing::RunCommand;
+using testing::ShellQuote;
+
+constexpr auto kReadyTimeout = std::chrono::seconds(40);
+// After SIGKILL a process is gone at once; this only bounds a wait that should not happen.
+constexpr auto kKillTimeout = std::chrono::seconds(10);
+// Teardown does not wait long for a graceful end: a slow shutdown is the business of the tests
+// that call Stop() themselves.
+constexpr auto kTeardownGrace = std::chrono::seconds(2);
+// A client call never hangs a test: `timeout` ends it (exit code 124) after this long.
+constexpr int kClientTimeoutSeconds = 45;
+
+std::string Tail(const std::string& path, size_t max_bytes = 1500) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string all = text.str();
+  return all.size() > max_bytes ? "..." + all.substr(all.size() - max_bytes) : all;
+}
+
+std::string DescribeStatus(int status) {
+  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
+// Waits up to `timeout` for `pid`; returns its wait status, or nullopt if it is still running.
+std::optional<int> WaitPid(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) return status;
+    if (done < 0) return -1;  // not our child any more: nothing to wait for
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+std::string ModeName(ClusterMode mode) {
+  return mode == ClusterMode::kEmbedded ? "Embedded" : "Processes";
+}
+
+Cluster::Cluster(ClusterOptions options)
+    : options_(std::move(options)), binary_(PULLFLEET_BINARY_DIR "/cmd/pullfleet") {}
+
+Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options) {
+  std::unique_ptr<Cluster> cluster(new Cluster(std::move(options)));
+  const ClusterOptions& o = cluster->options_;
+  if (o.data_dir.empty() || o.nodes < 1) {
+    return Error(ErrorCode::kInvalidArgument, "Cluster::Start: data_dir and nodes >= 1 needed");
+  }
+  cluster->server_ = "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+
+  std::string config_file;
+  if (!o.node_config_yaml.empty()) {
+    config_file = o.data_dir + "/node-config.yaml";
+    std::ofstream(config_file) << o.node_config_yaml;
+  }
+  const std::string logs = o.data_dir + "/logs";
+  RunCommand("mkdir -p " + ShellQuote(logs));
+
+  if (o.mode == ClusterMode::kEmbedded) {
+    Process up{"up",
+               {cluster->binary_, "up", "--nodes", std::to_string(o.nodes), "--data", o.data_dir,
+                "--listen", cluster->server_},
+               logs + "/up.log"};
+    if (!config_file.empty()) {
+      up.argv.push_back("--node-config");
+      up.argv.push_back(config_file);
+    }
+    cluster->processes_.push_back(std::move(up));
+  } else {
+    cluster->processes_.push_back(
+        {"coordinator",
+         {cluster->binary_, "coordinator", "--listen", cluster->server_, "--data", o.data_dir},
+         logs + "/coordinator.log"});
+    for (const auto& name : cluster->NodeNames()) {
+      Process node{name,
+                   {cluster->binary_, "node", "--name", name, "--coordinator", cluster->server_,
+                    "--data", o.data_dir + "/nodes/" + name},
+                   logs + "/" + name + ".log"};
+      if (!config_file.empty()) {
+        node.argv.push_back("--config");
+        node.argv.push_back(config_file);
+      }
+      cluster->processes_.push_back(std::move(node));
+    }
+  }
+  if (Status restarted = cluster->Restart(); !restarted.ok()) return restarted.error();
+  return cluster;
+}
+
+Cluster::~Cluster() {
+  // Tests that care how the servers end call Stop() themselves; here it is only reported.
+  Status stopped = Stop(SIGTERM, kTeardownGrace);
+  if (!stopped.ok()) std::cerr << "[cluster teardown] " << stopped.error().message() << "\n";
+}
+
+std::vector<std::string> Cluster::NodeNames() const {
+  std::vector<std::string> names;
+  for (int i = 1; i <= options_.nodes; ++i) names.push_back("node-" + std::to_string(i));
+  return names;
+}
+
+std::string Cluster::StoreDir(const std::string& node) const {
+  // `up` keeps node N in DATA/nodes/node-N; a `node` process was given that folder as --data.
+  return options_.data_dir + "/nodes/" + node + "/store";
+}
+
+Status Cluster::Launch(Process& process) {
+  std::vector<char*> argv;
+  for (auto& arg : process.argv) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const int log = open(process.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) return Error(ErrorCode::kIo, "open " + process.log_file);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(log);
+    return Error(ErrorCode::kInternal, "fork failed");
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    const int null_in = open("/dev/null", O_RDONLY);
+    if (null_in >= 0) dup2(null_in, 0);
+    dup2(log, 1);
+    dup2(log, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(log);
+  process.pid = pid;
+  return Status::Ok();
+}
+
+Status Cluster::Restart() {
+  for (auto& process : processes_) {
+    if (process.pid > 0) continue;
+    if (Status launched = Launch(process); !launched.ok()) return launched;
+  }
+  return WaitReady();
+}
+
+Status Cluster::WaitReady() {
+  const auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (auto& process : processes_) {
+      if (auto status = WaitPid(process.pid, std::chrono::milliseconds(0))) {
+        process.pid = -1;
+        return Error(ErrorCode::kInternal, process.name + " ended during start-up (" +
+                                               DescribeStatus(*status) + ")\n" + LogTails());
+      }
+    }
+    CommandResult nodes = Client("get nodes");
+    last = nodes.output;
+    int ready = 0;
+    std::istringstream lines(nodes.output);
+    std::string name, state;
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      if (!(words >> name >> state)) continue;
+      for (const auto& want : NodeNames()) ready += (name == want && state == "Ready") ? 1 : 0;
+    }
+    if (nodes.exit_code == 0 && ready == options_.nodes) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Error(ErrorCode::kTimeout, "cluster not ready after " +
+                                        std::to_string(kReadyTimeout.count()) +
+                                        " s; last `get nodes`:\n" + last + "\n" + LogTails());
+}
+
+Status Cluster::Stop(int signal, std::chrono::milliseconds grace) {
+  // Nodes first, so the coordinator does not see them vanish one by one while it stops.
+  for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) {
+    if (it->pid > 0) kill(it->pid, signal);
+  }
+  std::string problems;
+  for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) {
+    if (it->pid <= 0) continue;
+    const auto start = std::chrono::steady_clock::now();
+    std::optional<int> status = WaitPid(it->pid, grace);
+    if (!status) {
+      kill(it->pid, SIGKILL);
+      (void)WaitPid(it->pid, kKillTimeout);
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
+      problems += it->name + " did not stop within " + std::to_string(waited.count()) +
+                  " ms of signal " + std::to_string(signal) + "; killed\n";
+    } else {
+      const bool graceful = signal == SIGTERM || signal == SIGINT;
+      const bool clean = WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
+      const bool killed_as_asked = WIFSIGNALED(*status) && WTERMSIG(*status) == signal;
+      if (graceful ? !clean : !killed_as_asked) {
+        problems += it->name + " ended with " + DescribeStatus(*status) + " after signal " +
+                    std::to_string(signal) + "\n";
+      }
+    }
+    it->pid = -1;
+  }
+  if (problems.empty()) return Status::Ok();
+  return Error(ErrorCode::kInternal, problems + LogTails());
+}
+
+CommandResult Cluster::Client(const std::string& args) const {
+  return RunCommand("timeout -k 5 " + std::to_string(kClientTimeoutSeconds) + " " +
+                    ShellQuote(binary_) + " " + args + " --server " + ShellQuote(server_));
+}
+
+Result<nlohmann::json> Cluster::GetPods() const {
+  CommandResult result = Client("get pods -A -o json");
+  if (result.exit_code != 0) {
+    return Error(ErrorCode::kInternal, "get pods failed (exit " + std::to_string(result.exit_code) +
+                                           "): " + result.output);
+  }
+  // The client prints the JSON on stdout; RunCommand merges stderr, which stays empty here.
+  nlohmann::json parsed = nlohmann::json::parse(result.output, nullptr, false);
+  if (parsed.is_discarded() || !parsed.contains("items") || !parsed["items"].is_array()) {
+    return Error(ErrorCode::kInternal, "get pods -o json is not a PodList: " + result.output);
+  }
+  return parsed;
+}
+
+CommandResult Cluster::Apply(const std::string& name, const std::string& yaml) const {
+  const std::string file = options_.data_dir + "/" + name;
+  std::ofstream(file) << yaml;
+  return Client("apply -f " + ShellQuote(file));
+}
+
+std::string Cluster::LogTails() const {
+  std::string out;
+  for (const auto& process : processes_) {
+    out += "--- " + process.name + " (" + process.log_file + "):\n" + Tail(process.log_file) + "\n";
+  }
+  return out;
+}
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds interval) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(interval);
+  }
+}
+
+std::string PodName(const nlohmann::json& pod) {
+  return pod.value("/metadata/name"_json_pointer, std::string());
+}
+
+std::string PodCondition(const nlohmann::json& pod, const std::string& type) {
+  const auto conditions = pod.value("/status/conditions"_json_pointer, nlohmann::json::array());
+  for (const auto& condition : conditions) {
+    if (condition.value("type", "") == type) return condition.value("status", "");
+  }
+  return "";
+}
+
+bool ImagesReady(const nlohmann::json& pod) {
+  return PodCondition(pod, "ImagesReady") == "True";
+}
+
+nlohmann::json FindPod(const nlohmann::json& pod_list, const std::string& name) {
+  for (const auto& pod : pod_list.value("items", nlohmann::json::array())) {
+    if (PodName(pod) == name) return pod;
+  }
+  return nullptr;
+}
+
+}  // namespace pullfleet::e2e

@@ -1,0 +1,106 @@
+// Cluster: a pullfleet cluster run from the real `pullfleet` binary, for end-to-end tests only.
+// It starts the server processes itself (fork/exec, output to a log file each), talks to the
+// coordinator through the binary's client subcommands, and kills every process it started when
+// it is destroyed, so a failed assertion never leaves servers behind.
+//
+// Two layouts, the two modes the binary supports:
+//   kEmbedded   one `pullfleet up --nodes N` process (nodes node-1..node-N);
+//   kProcesses  one `pullfleet coordinator` process and one `pullfleet node` process per node
+//               (also named node-1..node-N), joined over loopback.
+// Ports are chosen once and kept across Stop()/Start(), so a restarted cluster is found where the
+// old one was. Not thread safe: one test thread drives a Cluster.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "tests/support/registry_fixture.h"
+
+namespace pullfleet::e2e {
+
+enum class ClusterMode { kEmbedded, kProcesses };
+
+// "Embedded" or "Processes", for test names.
+std::string ModeName(ClusterMode mode);
+
+struct ClusterOptions {
+  ClusterMode mode = ClusterMode::kEmbedded;
+  int nodes = 3;
+  // The text of a node config YAML given to every node; empty: the binary's defaults.
+  std::string node_config_yaml;
+  // The data folder (must exist); kept by the caller so a restart finds the same state.
+  std::string data_dir;
+};
+
+class Cluster {
+ public:
+  // Starts the processes and waits (bounded) until every node is listed Ready by `get nodes`.
+  // The error carries the tail of every process log.
+  static Result<std::unique_ptr<Cluster>> Start(ClusterOptions options);
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  const ClusterOptions& options() const { return options_; }
+  // "127.0.0.1:PORT" of the coordinator's client API.
+  const std::string& server() const { return server_; }
+  std::vector<std::string> NodeNames() const;
+  // The OCI layout folder of a node's content store.
+  std::string StoreDir(const std::string& node) const;
+
+  // Sends `signal` to every running process (nodes first, coordinator last) and waits up to
+  // `grace` for each to exit, then kills it with SIGKILL. Fails if a process needed SIGKILL or
+  // ended with an unexpected status (anything but 0 after SIGTERM/SIGINT). Every process is
+  // gone when it returns, whatever the outcome.
+  Status Stop(int signal, std::chrono::milliseconds grace = std::chrono::seconds(10));
+  // Starts the processes again (after Stop) on the same ports and data, and waits until ready.
+  Status Restart();
+
+  // Runs `pullfleet ARGS --server SERVER` (ARGS are shell words, already quoted).
+  testing::CommandResult Client(const std::string& args) const;
+  // `get pods -A -o json`, parsed.
+  Result<nlohmann::json> GetPods() const;
+  // Applies manifest text: writes it to a file in the data folder and runs `apply -f`.
+  testing::CommandResult Apply(const std::string& name, const std::string& yaml) const;
+  // The last lines of every process log, for failure messages.
+  std::string LogTails() const;
+
+ private:
+  struct Process {
+    std::string name;
+    std::vector<std::string> argv;
+    std::string log_file;
+    pid_t pid = -1;
+  };
+
+  explicit Cluster(ClusterOptions options);
+  Status Launch(Process& process);
+  Status WaitReady();
+
+  ClusterOptions options_;
+  std::string binary_;
+  std::string server_;
+  std::vector<Process> processes_;  // coordinator (if separate) first, then the nodes
+};
+
+// Polls `condition` every `interval` until it is true or `timeout` passes; returns its last
+// value.
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds interval = std::chrono::milliseconds(100));
+
+// Pod JSON helpers (one item of a PodList).
+std::string PodName(const nlohmann::json& pod);
+// The status of condition `type` ("True", "False") or "" when absent.
+std::string PodCondition(const nlohmann::json& pod, const std::string& type);
+bool ImagesReady(const nlohmann::json& pod);
+// The item named `name`, or null.
+nlohmann::json FindPod(const nlohmann::json& pod_list, const std::string& name);
+
+}  // namespace pullfleet::e2e
