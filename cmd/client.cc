@@ -1,6 +1,8 @@
 // The client subcommands (apply, get, describe, delete): each connects to the coordinator
 // through CAF's io middleman, sends one request and prints the answer as kubectl would.
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -69,6 +71,31 @@ std::string SkippedSummary(const std::map<std::string, int>& skipped) {
 
 }  // namespace
 
+std::optional<std::vector<std::string>> ExpandManifestPaths(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (path == "-" || std::filesystem::is_regular_file(path, ec)) {
+      files.push_back(path);
+      continue;
+    }
+    if (!std::filesystem::is_directory(path, ec)) {
+      std::cerr << "error: the path \"" << path << "\" does not exist\n";
+      return std::nullopt;
+    }
+    std::vector<std::string> found;
+    for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+      const auto ext = entry.path().extension().string();
+      if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json")) {
+        found.push_back(entry.path().string());
+      }
+    }
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
 std::optional<std::string> ReadInput(const std::string& path) {
   std::stringstream text;
   if (path == "-") {
@@ -84,11 +111,13 @@ std::optional<std::string> ReadInput(const std::string& path) {
   return text.str();
 }
 
-int RunApply(const ClientOptions& client, const std::vector<std::string>& files) {
+int RunApply(const ClientOptions& client, const std::vector<std::string>& paths) {
+  auto files = ExpandManifestPaths(paths);
+  if (!files) return 1;
   // Every file parses before anything is sent: no half-applied bundles.
   pb::ApplyRequest request;
   std::map<std::string, int> skipped;
-  for (const auto& file : files) {
+  for (const auto& file : *files) {
     auto text = ReadInput(file);
     if (!text) return 1;
     auto set = kube::ParseManifests(*text, file == "-" ? "<stdin>" : file);
@@ -238,6 +267,32 @@ int RunGetNodes(const ClientOptions& client) {
                 if (!n.info().variant().empty()) platform += "/" + n.info().variant();
                 std::printf("%-16s %-9s %-22s %d\n", n.info().name().c_str(),
                             n.ready() ? "Ready" : "NotReady", platform.c_str(), n.pods());
+              }
+            },
+            [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
+}
+
+int RunImagesLoad(const ClientOptions& client, const std::string& node, const std::string& dir) {
+  pb::LoadImagesRequest request;
+  request.set_node(node);
+  std::error_code ec;
+  request.set_path(std::filesystem::absolute(dir, ec).string());
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, std::chrono::minutes(10), load_atom::value, request)
+        .receive(
+            [&](const pb::LoadImagesReply& reply) {
+              if (reply.has_error()) {
+                std::cerr << "error: " << reply.error().message() << "\n";
+                code = 1;
+                return;
+              }
+              for (const auto& image : reply.images()) {
+                std::cout << "loaded " << image.reference() << " " << image.digest() << " on "
+                          << node << "\n";
               }
             },
             [&](const caf::error& error) { code = RequestFailed(system, error); });

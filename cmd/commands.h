@@ -52,6 +52,14 @@ int RunDescribePod(const ClientOptions& client, const std::string& name);
 int RunDeletePod(const ClientOptions& client, const std::string& name);
 int RunGetImages(const ClientOptions& client, const std::string& node);
 int RunGetNodes(const ClientOptions& client);
+int RunImagesLoad(const ClientOptions& client, const std::string& node, const std::string& dir);
+
+// `images list -f`: every image the manifests would make nodes pull; no server involved.
+int RunImagesList(const std::vector<std::string>& files, const std::string& output);
+
+// Expands -f arguments as kubectl does: a folder gives its *.yaml, *.yml and *.json files in
+// name order; "-" is stdin. Prints why and returns nullopt when a path does not exist.
+std::optional<std::vector<std::string>> ExpandManifestPaths(const std::vector<std::string>& paths);
 
 // ---- images without a cluster (image_commands.cc) ----------------------------------------------
 

@@ -11,6 +11,8 @@
 #include "image/platform.h"
 #include "image/policy.h"
 #include "image/reference.h"
+#include "kube/image_plan.h"
+#include "kube/manifests.h"
 #include "node/local_images.h"
 #include "node/node_config.h"
 #include "node/pull_job.h"
@@ -118,6 +120,27 @@ int RunImagePolicy(const std::string& image, const std::string& policy) {
     return 0;
   }
   std::cout << image::ToString(image::DefaultPullPolicy(image)) << "\n";
+  return 0;
+}
+
+int RunImagesList(const std::vector<std::string>& paths, const std::string& output) {
+  auto files = ExpandManifestPaths(paths);
+  if (!files) return 1;
+  std::vector<kube::ManifestSet> sets;
+  for (const auto& file : *files) {
+    auto text = ReadInput(file);
+    if (!text) return 1;
+    auto set = kube::ParseManifests(*text, file == "-" ? "<stdin>" : file);
+    if (!set.ok()) return Fail(set.error().message());
+    sets.push_back(std::move(set).value());
+  }
+  const auto plan = kube::PlanImages(sets);
+  if (output == "json") {
+    std::cout << kube::ImagePlanJson(plan) << "\n";
+  } else {
+    const auto table = kube::ImagePlanTable(plan);
+    std::cout << (table.empty() ? "No images.\n" : table);
+  }
   return 0;
 }
 

@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   auto* apply_cmd = app.add_subcommand("apply", "Create or update objects from manifests");
   AddClientFlags(apply_cmd, client);
-  apply_cmd->add_option("-f,--filename", files, "Manifest file, or - for stdin")->required();
+  apply_cmd->add_option("-f,--filename", files, "Manifest file, folder, or - for stdin")
+      ->required();
   apply_cmd->callback([&] { code = pc::RunApply(client, files); });
 
   auto* get_cmd = app.add_subcommand("get", "List pods, images of a node, or nodes");
@@ -114,6 +115,24 @@ int main(int argc, char** argv) {
   policy_cmd->add_option("image", reference, "Image as written in a pod spec")->required();
   policy_cmd->add_option("--policy", policy, "imagePullPolicy as written (may be empty)");
   policy_cmd->callback([&] { code = pc::RunImagePolicy(reference, policy); });
+
+  auto* images_cmd = app.add_subcommand("images", "Plan a rollout, or pre-load a node");
+  images_cmd->require_subcommand(1);
+  std::vector<std::string> plan_files;
+  std::string plan_output;
+  auto* list_cmd = images_cmd->add_subcommand(
+      "list", "Every image the manifests would make nodes pull (applies nothing)");
+  list_cmd->add_option("-f,--filename", plan_files, "Manifest file, folder, or -")->required();
+  list_cmd->add_option("-o,--output", plan_output, "json")->check(CLI::IsMember({"json"}));
+  list_cmd->callback([&] { code = pc::RunImagesList(plan_files, plan_output); });
+  std::string load_node, load_dir;
+  auto* load_cmd = images_cmd->add_subcommand(
+      "load", "Import an OCI image layout folder into a node's store (pre-pulled images)");
+  AddClientFlags(load_cmd, client);
+  load_cmd->add_option("--node", load_node, "Node name")->required();
+  load_cmd->add_option("dir", load_dir, "OCI image layout folder on the node's machine")
+      ->required();
+  load_cmd->callback([&] { code = pc::RunImagesLoad(client, load_node, load_dir); });
 
   std::string want, have;
   auto* platform_cmd = app.add_subcommand("platform", "Platform matching");

@@ -575,6 +575,18 @@ caf::behavior Coordinator(CoordinatorActor* self, CoordinatorOptions options,
         }
         return promise;
       },
+      [=](load_atom, const pb::LoadImagesRequest& request) {
+        auto promise = self->make_response_promise();
+        auto it = self->state.nodes.find(request.node());
+        if (it == self->state.nodes.end() || !it->second.up) {
+          pb::LoadImagesReply failed;
+          *failed.mutable_error() = NotFound("node \"" + request.node() + "\"");
+          promise.deliver(std::move(failed));
+        } else {
+          promise.delegate(it->second.actor, load_atom::value, request);
+        }
+        return promise;
+      },
       [=](nodes_atom) { return ListNodes(self->state); },
       [=](register_atom, const pb::NodeInfo& info) { OnRegister(self, info); },
       [=](status_atom, const pb::PodStatusReport& report) { OnStatusReport(self, report); },

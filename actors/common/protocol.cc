@@ -25,7 +25,9 @@ void RegisterMessageTypes(caf::actor_system_config& config) {
       .add_message_type<pb::ApiError>("pullfleet.pb.ApiError")
       .add_message_type<pb::Secret>("pullfleet.pb.Secret")
       .add_message_type<pb::PullSecretsRequest>("pullfleet.pb.PullSecretsRequest")
-      .add_message_type<pb::PullSecretsReply>("pullfleet.pb.PullSecretsReply");
+      .add_message_type<pb::PullSecretsReply>("pullfleet.pb.PullSecretsReply")
+      .add_message_type<pb::LoadImagesRequest>("pullfleet.pb.LoadImagesRequest")
+      .add_message_type<pb::LoadImagesReply>("pullfleet.pb.LoadImagesReply");
 }
 
 }  // namespace pullfleet

@@ -58,6 +58,7 @@ using pods_atom = caf::atom_constant<caf::atom("pods")>;
 using delpod_atom = caf::atom_constant<caf::atom("delpod")>;
 using images_atom = caf::atom_constant<caf::atom("images")>;
 using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
 
 // Node <-> coordinator.
 using register_atom = caf::atom_constant<caf::atom("register")>;

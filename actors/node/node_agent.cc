@@ -12,6 +12,7 @@
 #include "actors/node/node_actors.h"
 #include "actors/node/node_messages.h"
 #include "caf/all.hpp"
+#include "node/layout_import.h"
 
 namespace pullfleet::actors {
 namespace {
@@ -194,6 +195,27 @@ caf::behavior NodeAgent(AgentActor* self, NodeContextPtr context, caf::actor coo
         list.set_store_path(st.context->images->store_path().string());
         for (auto& record : st.context->images->List()) *list.add_images() = std::move(record);
         return list;
+      },
+      // Pre-pulled images: the copy is file I/O, so it runs on a thread of its own.
+      [=](load_atom, const pb::LoadImagesRequest& request) {
+        auto promise = self->make_response_promise();
+        auto context = self->state.context;
+        self->spawn<caf::detached>([context, request, promise](caf::event_based_actor* importer) mutable {
+          pb::LoadImagesReply reply;
+          auto records = node::ImportLayout(request.path(), *context->images,
+                                            context->config.platform, "");
+          if (records.ok()) {
+            for (auto& record : *records) *reply.add_images() = std::move(record);
+            spdlog::info("node={} imported {} images from {}", context->name,
+                         reply.images_size(), request.path());
+          } else {
+            reply.mutable_error()->set_code("Invalid");
+            reply.mutable_error()->set_message(records.error().message());
+          }
+          promise.deliver(std::move(reply));
+          importer->quit();
+        });
+        return promise;
       },
       // A service restart delayed by the budget is due.
       [=](restarted_atom, const std::string& kind) { RestartService(self, kind); },
