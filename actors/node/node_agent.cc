@@ -34,6 +34,15 @@ struct AgentState {
   std::unordered_map<std::string, ChainEntry> chains;  // by pod UID
   std::unordered_map<std::string, std::deque<std::chrono::steady_clock::time_point>> restarts;
   static inline const char* name = "node-agent";
+
+  // The agent's children end with it. CAF destroys the state when the actor exits, which is
+  // the last moment the handles are still valid (an attached functor runs after that).
+  ~AgentState() {
+    for (auto& [uid, entry] : chains) caf::anon_send_exit(entry.actor, caf::exit_reason::kill);
+    for (auto* service : {&services.queue, &services.backoff, &services.credentials}) {
+      if (*service) caf::anon_send_exit(*service, caf::exit_reason::kill);
+    }
+  }
 };
 
 using AgentActor = caf::stateful_actor<AgentState>;
@@ -161,14 +170,6 @@ caf::behavior NodeAgent(AgentActor* self, NodeContextPtr context, caf::actor coo
   st.services.backoff = SpawnService(self, "backoff");
   st.services.credentials = SpawnService(self, "credential-resolver");
   self->set_down_handler([=](caf::down_msg& down) { OnDown(self, down); });
-  // The agent's children end with it.
-  self->attach_functor([=](const caf::error& reason) {
-    auto& st = self->state;
-    for (auto& [uid, entry] : st.chains) caf::anon_send_exit(entry.actor, caf::exit_reason::kill);
-    for (auto* service : {&st.services.queue, &st.services.backoff, &st.services.credentials}) {
-      if (*service) caf::anon_send_exit(*service, caf::exit_reason::kill);
-    }
-  });
   if (st.coordinator) {
     self->monitor(st.coordinator);
     self->send(st.coordinator, register_atom::value, MakeInfo(*st.context));

@@ -47,6 +47,13 @@ struct QueueState {
   std::unique_ptr<node::TokenBucket> bucket;
   bool wakeup_pending = false;
   static inline const char* name = "pull-queue";
+
+  // Running transfers outlive the queue only as long as it takes them to notice the flag.
+  // This runs when the actor exits (CAF destroys the state then); an attached functor would
+  // run later, after the state is gone.
+  ~QueueState() {
+    for (auto& [key, download] : downloads) download.cancel->store(true);
+  }
 };
 
 using QueueActor = caf::stateful_actor<QueueState>;
@@ -105,10 +112,6 @@ caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
   const auto& config = self->state.context->config;
   self->state.bucket = std::make_unique<node::TokenBucket>(
       config.registry_pull_qps, config.registry_burst, std::chrono::steady_clock::now());
-  // Running transfers outlive the queue only as long as it takes them to notice the flag.
-  self->attach_functor([self] {
-    for (auto& [key, download] : self->state.downloads) download.cancel->store(true);
-  });
   return {
       [=](pull_atom, node::PullJob& job) -> Promise {
         auto& st = self->state;
