@@ -187,6 +187,33 @@ int RunGetPods(const ClientOptions& client) {
   });
 }
 
+int RunGetEvents(const ClientOptions& client) {
+  pb::GetPodsRequest request;
+  request.set_namespace_(Namespace(client));
+  request.set_all_namespaces(client.all_namespaces);
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, kRequestTimeout, pods_atom::value, request)
+        .receive(
+            [&](const pb::PodList& pods) {
+              if (client.output == "json") {
+                std::cout << kube::EventListJson(pods) << "\n";
+                return;
+              }
+              std::string table = kube::EventTable(pods, client.all_namespaces, UnixMillis());
+              if (table.empty()) {
+                std::cerr << "No resources found"
+                          << (client.all_namespaces ? "" : " in " + Namespace(client) + " namespace")
+                          << ".\n";
+              }
+              std::cout << table;
+            },
+            [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
+}
+
 int RunDescribePod(const ClientOptions& client, const std::string& name) {
   pb::GetPodsRequest request;
   request.set_namespace_(Namespace(client));

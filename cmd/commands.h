@@ -48,6 +48,8 @@ struct ClientOptions {
 };
 int RunApply(const ClientOptions& client, const std::vector<std::string>& files);
 int RunGetPods(const ClientOptions& client);
+// `get events`: the pods' events, as `kubectl get events` lists them (-o json: an EventList).
+int RunGetEvents(const ClientOptions& client);
 int RunDescribePod(const ClientOptions& client, const std::string& name);
 int RunDeletePod(const ClientOptions& client, const std::string& name);
 int RunGetImages(const ClientOptions& client, const std::string& node);

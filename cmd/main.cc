@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
       ->required();
   apply_cmd->callback([&] { code = pc::RunApply(client, files); });
 
-  auto* get_cmd = app.add_subcommand("get", "List pods, images of a node, or nodes");
+  auto* get_cmd = app.add_subcommand("get", "List pods, events, images of a node, or nodes");
   get_cmd->require_subcommand(1);
   auto* get_pods = get_cmd->add_subcommand("pods", "List pods");
   AddClientFlags(get_pods, client);
@@ -77,6 +77,11 @@ int main(int argc, char** argv) {
   get_images->add_option("--node", image_node, "Node name")->required();
   get_images->add_option("-o,--output", client.output, "json")->check(CLI::IsMember({"json"}));
   get_images->callback([&] { code = pc::RunGetImages(client, image_node); });
+  auto* get_events = get_cmd->add_subcommand("events", "List the events of pods");
+  AddClientFlags(get_events, client);
+  get_events->add_flag("-A,--all-namespaces", client.all_namespaces, "Events of every namespace");
+  get_events->add_option("-o,--output", client.output, "json")->check(CLI::IsMember({"json"}));
+  get_events->callback([&] { code = pc::RunGetEvents(client); });
   auto* get_nodes = get_cmd->add_subcommand("nodes", "List nodes");
   AddClientFlags(get_nodes, client);
   get_nodes->callback([&] { code = pc::RunGetNodes(client); });

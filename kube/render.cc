@@ -130,6 +130,16 @@ std::string Rfc3339(int64_t unix_ms) {
   return buffer;
 }
 
+// "2024-01-02T03:04:05.123000Z", as Kubernetes writes metav1.MicroTime.
+std::string Rfc3339Micro(int64_t unix_ms) {
+  std::tm tm = UtcTime(unix_ms);
+  char buffer[40];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
+  char micros[16];
+  std::snprintf(micros, sizeof micros, ".%06dZ", static_cast<int>(((unix_ms % 1000) + 1000) % 1000) * 1000);
+  return std::string(buffer) + micros;
+}
+
 // "Tue, 02 Jan 2024 03:04:05 +0000", kubectl describe's Start Time (RFC 1123 with zone).
 std::string Rfc1123(int64_t unix_ms) {
   static const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -601,6 +611,80 @@ std::string HumanDuration(int64_t milliseconds) {
   if (hours < 24 * 365 * 2) return std::to_string(hours / 24) + "d";
   if (hours < 24 * 365 * 8) return join(hours / 24 / 365, "y", (hours / 24) % 365, "d");
   return std::to_string(hours / 24 / 365) + "y";
+}
+
+}  // namespace pullfleet::kube
+
+namespace pullfleet::kube {
+namespace {
+
+struct PodEvent {
+  const pb::Pod* pod;
+  const pb::Event* event;
+};
+
+int64_t LastSeen(const pb::Event& event) {
+  return event.last_unix_ms() > 0 ? event.last_unix_ms() : event.first_unix_ms();
+}
+
+// Every event of every pod, oldest first by first occurrence (ties keep pod order).
+std::vector<PodEvent> SortedEvents(const pb::PodList& pods) {
+  std::vector<PodEvent> events;
+  for (const auto& pod : pods.items()) {
+    for (const auto& event : pod.events()) events.push_back({&pod, &event});
+  }
+  std::stable_sort(events.begin(), events.end(), [](const PodEvent& a, const PodEvent& b) {
+    return a.event->first_unix_ms() < b.event->first_unix_ms();
+  });
+  return events;
+}
+
+}  // namespace
+
+std::string EventListJson(const pb::PodList& pods) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& [pod, event] : SortedEvents(pods)) {
+    const auto& meta = pod->metadata();
+    nlohmann::json item;
+    item["apiVersion"] = "v1";
+    item["kind"] = "Event";
+    item["metadata"] = {{"namespace", meta.namespace_()},
+                        {"name", meta.name() + "." + std::to_string(event->first_unix_ms())}};
+    item["involvedObject"] = {{"apiVersion", "v1"},
+                              {"kind", "Pod"},
+                              {"namespace", meta.namespace_()},
+                              {"name", meta.name()},
+                              {"uid", meta.uid()}};
+    item["type"] = event->type();
+    item["reason"] = event->reason();
+    item["message"] = event->message();
+    item["count"] = std::max(1, event->count());
+    item["source"] = {{"component", "pullfleet"}, {"host", event->source()}};
+    item["firstTimestamp"] = Rfc3339(event->first_unix_ms());
+    item["lastTimestamp"] = Rfc3339(LastSeen(*event));
+    item["eventTime"] = Rfc3339Micro(event->first_unix_ms());
+    items.push_back(std::move(item));
+  }
+  nlohmann::json list = {{"apiVersion", "v1"}, {"kind", "EventList"}, {"items", items}};
+  return list.dump(2);
+}
+
+std::string EventTable(const pb::PodList& pods, bool show_namespace, int64_t now_unix_ms) {
+  auto events = SortedEvents(pods);
+  if (events.empty()) return "";
+  // kubectl sorts the table by last seen.
+  std::stable_sort(events.begin(), events.end(), [](const PodEvent& a, const PodEvent& b) {
+    return LastSeen(*a.event) < LastSeen(*b.event);
+  });
+  std::string rows = show_namespace ? "NAMESPACE\t" : "";
+  rows += "LAST SEEN\tTYPE\tREASON\tOBJECT\tMESSAGE\n";
+  for (const auto& [pod, event] : events) {
+    if (show_namespace) rows += Cell(pod->metadata().namespace_()) + "\t";
+    rows += HumanDuration(std::max<int64_t>(0, now_unix_ms - LastSeen(*event))) + "\t" +
+            Cell(event->type()) + "\t" + Cell(event->reason()) + "\tpod/" +
+            Cell(pod->metadata().name()) + "\t" + Cell(event->message()) + "\n";
+  }
+  return AlignColumns(rows);
 }
 
 }  // namespace pullfleet::kube

@@ -42,6 +42,14 @@ std::string PodListJson(const pb::PodList& pods);
 // progress while pulling, conditions, and the Events table.
 std::string DescribePod(const pb::Pod& pod, int64_t now_unix_ms);
 
+// Every event of the pods as a Kubernetes v1 EventList (involvedObject, reason, message, type,
+// count, source.host, firstTimestamp/lastTimestamp to the second as metav1.Time, and eventTime
+// with microseconds so scripts can order pulls), oldest first; and as `kubectl get events`
+// prints them (LAST SEEN, TYPE, REASON, OBJECT, MESSAGE; with NAMESPACE first when
+// `show_namespace`).
+std::string EventListJson(const pb::PodList& pods);
+std::string EventTable(const pb::PodList& pods, bool show_namespace, int64_t now_unix_ms);
+
 // REFERENCE DIGEST SIZE AGE table of a node's images (sorted by reference) followed by a
 // "Store: <path>" line, and its JSON form. The overload without `now_unix_ms` reads the
 // system clock for the AGE column.
