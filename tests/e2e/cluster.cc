@@ -286,4 +286,30 @@ nlohmann::json FindPod(const nlohmann::json& pod_list, const std::string& name) 
   return nullptr;
 }
 
+std::map<std::string, nlohmann::json> StatusesByName(const nlohmann::json& pod) {
+  std::map<std::string, nlohmann::json> out;
+  for (const char* key : {"initContainerStatuses", "containerStatuses"}) {
+    for (const auto& status : pod["status"].value(key, nlohmann::json::array())) {
+      out[status.value("name", "")] = status;
+    }
+  }
+  return out;
+}
+
+std::string WaitingReason(const nlohmann::json& status) {
+  return status.value("/state/waiting/reason"_json_pointer, std::string());
+}
+
+std::string WaitingMessage(const nlohmann::json& status) {
+  return status.value("/state/waiting/message"_json_pointer, std::string());
+}
+
+std::string WithRegistry(std::string text, const std::string& host) {
+  for (size_t at = text.find("REGISTRY"); at != std::string::npos;
+       at = text.find("REGISTRY", at + host.size())) {
+    text.replace(at, 8, host);
+  }
+  return text;
+}
+
 }  // namespace pullfleet::e2e

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -102,5 +103,13 @@ std::string PodCondition(const nlohmann::json& pod, const std::string& type);
 bool ImagesReady(const nlohmann::json& pod);
 // The item named `name`, or null.
 nlohmann::json FindPod(const nlohmann::json& pod_list, const std::string& name);
+// Every container status of a pod (init containers first), keyed by container name.
+std::map<std::string, nlohmann::json> StatusesByName(const nlohmann::json& pod);
+// state.waiting.reason / .message of a container status, "" when absent.
+std::string WaitingReason(const nlohmann::json& status);
+std::string WaitingMessage(const nlohmann::json& status);
+
+// Replaces every REGISTRY in a manifest with `host` (test manifests name the registry so).
+std::string WithRegistry(std::string text, const std::string& host);
 
 }  // namespace pullfleet::e2e

@@ -29,15 +29,6 @@ using testing::TempDir;
 
 constexpr auto kPullTimeout = std::chrono::seconds(60);
 
-// Replaces every REGISTRY in a manifest with the registry's host.
-std::string WithRegistry(std::string text, const std::string& host) {
-  for (size_t at = text.find("REGISTRY"); at != std::string::npos;
-       at = text.find("REGISTRY", at + host.size())) {
-    text.replace(at, 8, host);
-  }
-  return text;
-}
-
 // The hex SHA-256 of a file, streamed; empty if it cannot be read.
 std::string Sha256File(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -61,17 +52,6 @@ std::string Sha256File(const fs::path& path) {
   return hex;
 }
 
-// Every status of a pod (init containers first), keyed by container name.
-std::map<std::string, json> StatusesByName(const json& pod) {
-  std::map<std::string, json> out;
-  for (const char* key : {"initContainerStatuses", "containerStatuses"}) {
-    for (const auto& status : pod["status"].value(key, json::array())) {
-      out[status.value("name", "")] = status;
-    }
-  }
-  return out;
-}
-
 // Every container spec of a pod, keyed by name.
 std::map<std::string, json> ContainersByName(const json& pod) {
   std::map<std::string, json> out;
@@ -81,14 +61,6 @@ std::map<std::string, json> ContainersByName(const json& pod) {
     }
   }
   return out;
-}
-
-std::string WaitingReason(const json& status) {
-  return status.value("/state/waiting/reason"_json_pointer, std::string());
-}
-
-std::string WaitingMessage(const json& status) {
-  return status.value("/state/waiting/message"_json_pointer, std::string());
 }
 
 // name -> spec.nodeName of every pod.

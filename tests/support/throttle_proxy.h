@@ -1,0 +1,51 @@
+// ThrottleProxy: a TCP relay on loopback that slows what a real server sends back, so tests can
+// make a pull from the real registry last long enough to observe ordering and overlap (serial
+// versus parallel pulls, shared downloads, a present image not waiting behind a long pull).
+//
+// Each accepted connection is relayed to the target by its own thread. Bytes from the client
+// pass at once; bytes from the server are released at `bytes_per_second` per connection. The
+// relay understands no protocol, so the registry stays the real one end to end.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/error.h"
+
+namespace pullfleet::testing {
+
+class ThrottleProxy {
+ public:
+  // Listens on a free loopback port and relays to `target` ("127.0.0.1:PORT").
+  static Result<std::unique_ptr<ThrottleProxy>> Start(const std::string& target,
+                                                       size_t bytes_per_second);
+  ~ThrottleProxy();
+  ThrottleProxy(const ThrottleProxy&) = delete;
+  ThrottleProxy& operator=(const ThrottleProxy&) = delete;
+
+  // "127.0.0.1:PORT": use it as the registry part of image references.
+  const std::string& host() const { return host_; }
+  // Connections accepted so far.
+  int connections() const { return connections_.load(); }
+
+ private:
+  ThrottleProxy(int listen_fd, std::string host, int target_port, size_t bytes_per_second);
+  void AcceptLoop();
+  void Relay(int client_fd);
+
+  int listen_fd_;
+  std::string host_;
+  int target_port_;
+  size_t bytes_per_second_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  std::thread acceptor_;
+  std::mutex relays_mutex_;
+  std::vector<std::thread> relays_;
+};
+
+}  // namespace pullfleet::testing
