@@ -12,7 +12,13 @@
 #include "caf/io/all.hpp"
 #include "cmd/actor_system_setup.h"
 #include "cmd/commands.h"
+#include "credentials/lookup_plan.h"
+#include "credentials/provider_config.h"
+#include "credentials/pull_secrets.h"
+#include "credentials/registry_secret.h"
+#include "image/reference.h"
 #include "kube/manifests.h"
+#include "node/node_config.h"
 #include "kube/render.h"
 
 namespace pullfleet::cmd {
@@ -325,6 +331,144 @@ int RunImagesLoad(const ClientOptions& client, const std::string& node, const st
             [&](const caf::error& error) { code = RequestFailed(system, error); });
     return code;
   });
+}
+
+}  // namespace pullfleet::cmd
+
+// ---- credentials ---------------------------------------------------------------------------------
+
+namespace pullfleet::cmd {
+namespace {
+
+Result<pb::Secret> BuildRegistrySecret(const ClientOptions& client,
+                                       const CreateSecretOptions& options) {
+  if (!options.from_file.empty()) {
+    const std::string key = ".dockerconfigjson=";
+    if (options.from_file.rfind(key, 0) != 0) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "--from-file must be .dockerconfigjson=PATH, got \"" + options.from_file + "\"");
+    }
+    if (!options.username.empty() || !options.password.empty()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "--from-file cannot be combined with --docker-username or --docker-password");
+    }
+    return credentials::RegistrySecretFromFile(options.name, Namespace(client),
+                                               options.from_file.substr(key.size()));
+  }
+  credentials::RegistrySecretOptions made;
+  made.name = options.name;
+  made.namespace_name = Namespace(client);
+  made.server = options.server;
+  made.username = options.username;
+  made.password = options.password;
+  made.email = options.email;
+  return credentials::MakeRegistrySecret(made);
+}
+
+// The pull secrets `names` of the namespace, from the coordinator; nullopt (after printing
+// why) when it cannot be asked.
+std::optional<pb::PullSecretsReply> FetchSecrets(const ClientOptions& client,
+                                                 const std::vector<std::string>& names) {
+  pb::PullSecretsRequest request;
+  request.set_namespace_(Namespace(client));
+  for (const auto& name : names) request.add_names(name);
+  std::optional<pb::PullSecretsReply> out;
+  const int code = WithCoordinator(client, [&](caf::scoped_actor& self,
+                                               const caf::actor& coordinator,
+                                               caf::actor_system& system) {
+    int failed = 0;
+    self->request(coordinator, kRequestTimeout, secrets_atom::value, request)
+        .receive([&](pb::PullSecretsReply& reply) { out = std::move(reply); },
+                 [&](const caf::error& error) { failed = RequestFailed(system, error); });
+    return failed;
+  });
+  if (code != 0) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+int RunCreateRegistrySecret(const ClientOptions& client, const CreateSecretOptions& options) {
+  auto secret = BuildRegistrySecret(client, options);
+  if (!secret.ok()) {
+    std::cerr << "error: " << secret.error().message() << "\n";
+    return 1;
+  }
+  pb::ApplyRequest request;
+  *request.add_secrets() = std::move(secret).value();
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, kRequestTimeout, apply_atom::value, request)
+        .receive(
+            [&](const pb::ApplyResponse& response) {
+              for (const auto& line : response.lines()) std::cout << line << "\n";
+              for (const auto& error : response.errors()) std::cerr << error << "\n";
+              if (response.errors_size() > 0) code = 1;
+            },
+            [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
+}
+
+int RunCredsLookup(const ClientOptions& client, const CredsLookupOptions& options) {
+  auto ref = image::ParseReference(options.image);
+  if (!ref.ok()) {
+    std::cerr << "error: " << ref.error().message() << "\n";
+    return 1;
+  }
+  credentials::LookupSources sources;
+
+  // Pod secrets, read from the coordinator as a node reads them.
+  std::optional<credentials::PodKeyring> pod;
+  pb::PullSecretsReply secrets;
+  if (!options.secrets.empty()) {
+    auto fetched = FetchSecrets(client, options.secrets);
+    if (!fetched) return 1;
+    secrets = std::move(*fetched);
+    pod = credentials::BuildPodKeyring(
+        Namespace(client), options.secrets,
+        [&](std::string_view ns, std::string_view name) -> const pb::Secret* {
+          for (const auto& s : secrets.secrets()) {
+            if (s.metadata().namespace_() == ns && s.metadata().name() == name) return &s;
+          }
+          return nullptr;
+        });
+    sources.pod_secrets = &*pod;
+  }
+
+  // The node's own sources, from its config.
+  std::optional<credentials::DockerKeyring> node_keyring;
+  std::optional<credentials::CredentialProviderConfig> providers;
+  if (!options.node_config.empty()) {
+    auto config = node::LoadNodeConfig(options.node_config);
+    if (!config.ok()) {
+      std::cerr << "error: " << config.error().message() << "\n";
+      return 1;
+    }
+    if (!config->docker_config_path.empty()) {
+      auto keyring = credentials::DockerKeyring::FromFile(config->docker_config_path);
+      if (keyring.ok()) {
+        node_keyring = std::move(keyring).value();
+        sources.node_config = &*node_keyring;
+      } else {
+        sources.problems.push_back(keyring.error().message());
+      }
+    }
+    if (!config->credential_provider_config.empty()) {
+      auto loaded = credentials::LoadCredentialProviderConfig(config->credential_provider_config);
+      if (loaded.ok()) {
+        providers = std::move(loaded).value();
+        sources.providers = &*providers;
+      } else {
+        sources.problems.push_back(loaded.error().message());
+      }
+    }
+  }
+  std::string rendered = credentials::RenderLookupPlan(credentials::BuildLookupPlan(*ref, sources));
+  if (!rendered.empty() && rendered.back() != '\n') rendered += '\n';
+  std::cout << rendered;
+  return 0;
 }
 
 }  // namespace pullfleet::cmd

@@ -56,6 +56,26 @@ int RunGetImages(const ClientOptions& client, const std::string& node);
 int RunGetNodes(const ClientOptions& client);
 int RunImagesLoad(const ClientOptions& client, const std::string& node, const std::string& dir);
 
+// `create secret docker-registry NAME`: from --docker-* flags or --from-file.
+struct CreateSecretOptions {
+  std::string name;
+  std::string server = "https://index.docker.io/v1/";
+  std::string username;
+  std::string password;
+  std::string email;
+  std::string from_file;  // ".dockerconfigjson=PATH"
+};
+int RunCreateRegistrySecret(const ClientOptions& client, const CreateSecretOptions& options);
+
+// `creds lookup IMAGE`: the lookup plan, without any secret. Pull secrets named with --secret
+// are read from the coordinator (namespace -n).
+struct CredsLookupOptions {
+  std::string image;
+  std::string node_config;
+  std::vector<std::string> secrets;
+};
+int RunCredsLookup(const ClientOptions& client, const CredsLookupOptions& options);
+
 // `images list -f`: every image the manifests would make nodes pull; no server involved.
 int RunImagesList(const std::vector<std::string>& files, const std::string& output);
 

@@ -139,6 +139,37 @@ int main(int argc, char** argv) {
       ->required();
   load_cmd->callback([&] { code = pc::RunImagesLoad(client, load_node, load_dir); });
 
+  // Credentials.
+  pc::CreateSecretOptions secret;
+  auto* create_cmd = app.add_subcommand("create", "Create an object");
+  create_cmd->require_subcommand(1);
+  auto* create_secret = create_cmd->add_subcommand("secret", "Create a Secret");
+  create_secret->require_subcommand(1);
+  auto* docker_registry = create_secret->add_subcommand(
+      "docker-registry", "Create a Secret for use with a registry (kubernetes.io/dockerconfigjson)");
+  AddClientFlags(docker_registry, client);
+  docker_registry->add_option("name", secret.name, "Secret name")->required();
+  docker_registry->add_option("--docker-server", secret.server, "Registry server")
+      ->capture_default_str();
+  docker_registry->add_option("--docker-username", secret.username, "Username");
+  docker_registry->add_option("--docker-password", secret.password, "Password");
+  docker_registry->add_option("--docker-email", secret.email, "Email");
+  docker_registry->add_option("--from-file", secret.from_file,
+                              "Key and file: .dockerconfigjson=PATH");
+  docker_registry->callback([&] { code = pc::RunCreateRegistrySecret(client, secret); });
+
+  pc::CredsLookupOptions lookup;
+  auto* creds_cmd = app.add_subcommand("creds", "Inspect credential lookup");
+  creds_cmd->require_subcommand(1);
+  auto* lookup_cmd = creds_cmd->add_subcommand(
+      "lookup", "Which credential sources and keys a pull of IMAGE would try, in order");
+  AddClientFlags(lookup_cmd, client);
+  lookup_cmd->add_option("image", lookup.image, "Image reference")->required();
+  lookup_cmd->add_option("--node-config", lookup.node_config, "Node config YAML");
+  lookup_cmd->add_option("--secret", lookup.secrets,
+                         "Pull secret of namespace -n (repeatable; read from the coordinator)");
+  lookup_cmd->callback([&] { code = pc::RunCredsLookup(client, lookup); });
+
   std::string want, have;
   auto* platform_cmd = app.add_subcommand("platform", "Platform matching");
   platform_cmd->require_subcommand(1);

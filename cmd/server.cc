@@ -14,6 +14,9 @@
 #include "caf/io/all.hpp"
 #include "cmd/actor_system_setup.h"
 #include "cmd/commands.h"
+#include "credentials/credential_providers.h"
+#include "credentials/fingerprint.h"
+#include "credentials/provider_config.h"
 
 namespace pullfleet::cmd {
 namespace {
@@ -40,6 +43,18 @@ Result<node::NodeConfig> LoadConfigOrDefault(const std::string& path) {
   return node::LoadNodeConfig(path);
 }
 
+Result<std::shared_ptr<credentials::CredentialProviders>> LoadProviders(
+    const node::NodeConfig& config) {
+  auto provider_config = credentials::LoadCredentialProviderConfig(config.credential_provider_config);
+  if (!provider_config.ok()) return provider_config.error();
+  credentials::CredentialProvidersOptions options;
+  options.bin_dir = config.credential_provider_bin_dir;
+  auto providers =
+      credentials::CredentialProviders::Create(std::move(provider_config).value(), options);
+  if (!providers.ok()) return providers.error();
+  return std::shared_ptr<credentials::CredentialProviders>(std::move(providers).value());
+}
+
 Result<actors::NodeContextPtr> MakeNodeContext(const std::string& name,
                                                const node::NodeConfig& config,
                                                const std::filesystem::path& dir,
@@ -51,6 +66,21 @@ Result<actors::NodeContextPtr> MakeNodeContext(const std::string& name,
   context->config = config;
   context->images = std::move(images).value();
   context->metrics = metrics.ForNode(name);
+
+  // The fingerprint key stays beside the node's database: fingerprints are comparable only on
+  // the node that made them, which is where the credential check runs.
+  auto key = credentials::LoadOrCreateNodeKey((dir / "credential-fingerprint.key").string());
+  if (!key.ok()) return std::move(key).error().Wrap("node " + name);
+  auto hasher = credentials::CredentialHasher::FromKey(std::move(key).value());
+  if (!hasher.ok()) return std::move(hasher).error().Wrap("node " + name);
+  context->hasher = std::move(hasher).value();
+
+  // As the kubelet does, a node whose credential provider config is invalid does not start.
+  if (!config.credential_provider_config.empty()) {
+    auto providers = LoadProviders(config);
+    if (!providers.ok()) return std::move(providers).error().Wrap("node " + name);
+    context->providers = std::move(providers).value();
+  }
   return context;
 }
 

@@ -51,6 +51,12 @@ std::string FailedToPullMessage(std::string_view image, std::string_view error) 
   return "Failed to pull image " + Quoted(image) + ": " + std::string(error);
 }
 
+std::string NeverPullUnverifiedMessage(std::string_view image) {
+  return "Container image " + Quoted(image) +
+         " is present but was pulled with credentials this pod does not have, and pull policy "
+         "Never forbids the pull that would verify its own";
+}
+
 std::string BackOffMessage(std::string_view image) {
   return "Back-off pulling image " + Quoted(image);
 }

@@ -21,6 +21,8 @@ inline constexpr std::string_view kPulledReason = "Pulled";
 inline constexpr std::string_view kFailedReason = "Failed";
 inline constexpr std::string_view kBackOffReason = "BackOff";
 inline constexpr std::string_view kInspectFailedReason = "InspectFailed";
+inline constexpr std::string_view kFailedToRetrievePullSecretReason =
+    "FailedToRetrieveImagePullSecret";
 
 std::string PullingMessage(std::string_view image);
 std::string PulledMessage(std::string_view image, double pull_seconds, double total_seconds,
@@ -29,6 +31,8 @@ std::string AlreadyPresentMessage(std::string_view image);
 std::string FailedToPullMessage(std::string_view image, std::string_view error);
 std::string BackOffMessage(std::string_view image);
 std::string NeverPullMessage(std::string_view image);
+// Policy Never, and the present image was pulled with credentials the pod does not have.
+std::string NeverPullUnverifiedMessage(std::string_view image);
 std::string InvalidImageNameMessage(std::string_view image, std::string_view parse_error);
 // "Error: ErrImagePull": the second Failed event the kubelet records.
 std::string ErrorReasonMessage(std::string_view reason);

@@ -153,6 +153,7 @@ Result<std::vector<pb::ImageRecord>> ImportLayout(const std::filesystem::path& d
     auto record = ImportOne(dir, ref_name, top, images, platform);
     if (!record.ok()) return record.error().Wrap("import " + dir.string() + " " + ref_name);
     record->set_runtime_handler(runtime_handler);
+    record->set_preloaded(true);
     if (auto s = images.Record(*record); !s.ok()) return s.error();
     records.push_back(std::move(record).value());
   }

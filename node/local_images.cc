@@ -3,7 +3,8 @@
 namespace pullfleet::node {
 namespace {
 
-constexpr uint32_t kImageRecordVersion = 1;
+// 2: preloaded, node_accessible and pulled_with (who may use the image without a pull).
+constexpr uint32_t kImageRecordVersion = 2;
 
 std::string RecordKey(const std::string& handler, const std::string& reference) {
   return "image/" + handler + "/" + reference;

@@ -35,6 +35,29 @@ Result<registry::HostOptions> ParseHost(const YAML::Node& node, const std::strin
   return options;
 }
 
+Status ApplyVerificationPolicy(NodeConfig& config, const YAML::Node& value,
+                               const std::string& source) {
+  auto policy = ParseVerificationPolicy(value.as<std::string>());
+  if (!policy.ok()) return policy.error().Wrap("node config " + source);
+  config.verification_policy = *policy;
+  return Status::Ok();
+}
+
+Status ApplyAllowlist(NodeConfig& config, const YAML::Node& value, const std::string& source) {
+  if (!value.IsSequence()) {
+    return Invalid(source, "preloadedImagesVerificationAllowlist must be a list of repositories");
+  }
+  config.verification_allowlist.clear();
+  for (const auto& item : value) {
+    const auto entry = item.as<std::string>();
+    if (auto valid = ValidateAllowlistEntry(entry); !valid.ok()) {
+      return valid.error().Wrap("node config " + source);
+    }
+    config.verification_allowlist.push_back(entry);
+  }
+  return Status::Ok();
+}
+
 // Reads the image settings of a kubelet's KubeletConfiguration document; the kubelet's
 // many other fields are not pullfleet's business and are ignored.
 Status ApplyKubeletConfiguration(NodeConfig& config, const YAML::Node& doc,
@@ -50,6 +73,14 @@ Status ApplyKubeletConfiguration(NodeConfig& config, const YAML::Node& doc,
   }
   if (doc["registryPullQPS"]) config.registry_pull_qps = doc["registryPullQPS"].as<double>();
   if (doc["registryBurst"]) config.registry_burst = doc["registryBurst"].as<int>();
+  if (doc["imagePullCredentialsVerificationPolicy"]) {
+    auto status = ApplyVerificationPolicy(config, doc["imagePullCredentialsVerificationPolicy"], source);
+    if (!status.ok()) return status;
+  }
+  if (doc["preloadedImagesVerificationAllowlist"]) {
+    auto status = ApplyAllowlist(config, doc["preloadedImagesVerificationAllowlist"], source);
+    if (!status.ok()) return status;
+  }
   if (const auto gates = doc["featureGates"]; gates && gates.IsMap()) {
     if (gates["RuntimeClassInImageCriApi"]) {
       config.runtime_class_in_image_cri_api = gates["RuntimeClassInImageCriApi"].as<bool>();
@@ -76,6 +107,14 @@ Status ApplyField(NodeConfig& config, const std::string& key, const YAML::Node& 
     config.platform = *platform;
   } else if (key == "dockerConfig") {
     config.docker_config_path = value.as<std::string>();
+  } else if (key == "credentialProviderConfig") {
+    config.credential_provider_config = value.as<std::string>();
+  } else if (key == "credentialProviderBinDir") {
+    config.credential_provider_bin_dir = value.as<std::string>();
+  } else if (key == "imagePullCredentialsVerificationPolicy") {
+    return ApplyVerificationPolicy(config, value, source);
+  } else if (key == "preloadedImagesVerificationAllowlist") {
+    return ApplyAllowlist(config, value, source);
   } else if (key == "serializeImagePulls") {
     config.serialize_image_pulls = value.as<bool>();
   } else if (key == "maxParallelImagePulls") {
@@ -151,6 +190,9 @@ Status Validate(const NodeConfig& config, const std::string& source) {
                    "SerializeImagePulls (--serialize-image-pulls) is set to false");
   }
   if (config.max_concurrent_blobs < 1) return Invalid(source, "maxConcurrentBlobs must be >= 1");
+  if (config.credential_provider_config.empty() != config.credential_provider_bin_dir.empty()) {
+    return Invalid(source, "credentialProviderConfig and credentialProviderBinDir go together");
+  }
   if (config.backoff_initial_seconds <= 0 ||
       config.backoff_max_seconds < config.backoff_initial_seconds) {
     return Invalid(source, "imagePullBackOff needs 0 < initialSeconds <= maxSeconds");

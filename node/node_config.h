@@ -14,9 +14,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "image/platform.h"
+#include "node/image_verification.h"
 #include "registry/client.h"
 
 namespace pullfleet::node {
@@ -26,6 +28,16 @@ struct NodeConfig {
   image::Platform platform = image::HostPlatform();
   // A docker config.json with "auths" for this node. Default: none (anonymous pulls).
   std::string docker_config_path;
+  // Credential provider plugins (the kubelet's --image-credential-provider-config, a
+  // CredentialProviderConfig file or a folder of them) and the folder holding their
+  // executables (--image-credential-provider-bin-dir). Default: none. Read at start-up.
+  std::string credential_provider_config;
+  std::string credential_provider_bin_dir;
+  // kubelet imagePullCredentialsVerificationPolicy and preloadedImagesVerificationAllowlist:
+  // which present images a pod may use only with credentials of its own (see
+  // node/image_verification.h). Default: NeverVerifyPreloadedImages, no allowlist.
+  VerificationPolicy verification_policy = VerificationPolicy::kNeverVerifyPreloadedImages;
+  std::vector<std::string> verification_allowlist;
   // Node labels, matched by nodeSelector (kubernetes.io/os, /arch, /hostname are added).
   std::map<std::string, std::string> labels;
   // Per-registry transport settings, keyed by host[:port] as written in image names.

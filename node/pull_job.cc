@@ -1,12 +1,42 @@
 #include "node/pull_job.h"
 
 #include <chrono>
+#include <optional>
 
 #include "node/local_images.h"
 #include "store/content_store.h"
 
 namespace pullfleet::node {
 namespace {
+
+// Adds to `record` who pulled it: the pull secret that worked, or the node (anonymous or the
+// node's own credentials), on top of what the node knew of the same content before.
+void RecordOrigin(const PullJob& job, const pull::PullResult& result,
+                  const std::optional<pb::ImageRecord>& before, pb::ImageRecord& record) {
+  if (before && before->digest() == record.digest()) {
+    record.set_preloaded(before->preloaded());
+    record.set_node_accessible(before->node_accessible());
+    *record.mutable_pulled_with() = before->pulled_with();
+  }
+  const int used = result.credential_index;
+  if (used < 0 || used >= static_cast<int>(job.origins.size()) ||
+      !job.origins[used].pull_secret) {
+    record.set_node_accessible(true);
+    return;
+  }
+  const CandidateOrigin& origin = job.origins[used];
+  for (const auto& known : record.pulled_with()) {
+    if (known.fingerprint() == origin.fingerprint && known.namespace_() == origin.secret_namespace &&
+        known.name() == origin.secret_name && known.uid() == origin.secret_uid) {
+      return;
+    }
+  }
+  pb::PulledWithSecret* with = record.add_pulled_with();
+  with->set_namespace_(origin.secret_namespace);
+  with->set_name(origin.secret_name);
+  with->set_uid(origin.secret_uid);
+  with->set_fingerprint(origin.fingerprint);
+}
 
 pb::ImageRecord MakeRecord(const PullJob& job, const pull::PullResult& result) {
   pb::ImageRecord record;
@@ -34,13 +64,15 @@ PullOutcome Failure(const Error& error) {
 // Policy Always: the registry names the digest; a complete local copy of it is enough.
 std::optional<pull::PullResult> FindCurrentLocally(const PullJob& job, pull::Puller& puller,
                                                    Status* failure) {
-  auto digest = puller.Resolve(job.options);
+  int credential_index = -1;
+  auto digest = puller.Resolve(job.options, &credential_index);
   if (!digest.ok()) {
     *failure = digest.error();
     return std::nullopt;
   }
   auto local = puller.FindLocal(*digest, job.options.platform);
   if (!local.ok()) return std::nullopt;
+  local->credential_index = credential_index;
   return *local;
 }
 
@@ -75,7 +107,9 @@ PullOutcome RunPullJob(const PullJob& job, LocalImages& images) {
     result = std::move(pulled).value();
   }
 
-  auto recorded = images.Record(MakeRecord(job, *result));
+  pb::ImageRecord record = MakeRecord(job, *result);
+  RecordOrigin(job, *result, images.Find(job.reference, job.runtime_handler), record);
+  auto recorded = images.Record(record);
   if (!recorded.ok()) return Failure(recorded.error().Wrap("record image"));
 
   outcome.ok = true;

@@ -14,10 +14,21 @@ namespace pullfleet::node {
 
 class LocalImages;
 
+// Where one candidate credential came from, for the image record (never the secret itself).
+struct CandidateOrigin {
+  bool pull_secret = false;  // else the node's own (docker config or a credential provider)
+  std::string secret_namespace;
+  std::string secret_name;
+  std::string secret_uid;
+  std::string fingerprint;  // credentials/fingerprint.h; empty when the node has no key
+};
+
 // The credentials a pull may try, in order, from the credential resolver.
 struct CredentialSet {
   std::vector<pull::CandidateCredential> candidates;
-  // Sources that could not be read (a malformed config file), for warnings; no secrets.
+  std::vector<CandidateOrigin> origins;  // one per candidate, same order
+  // Sources that could not be used (a missing or malformed pull secret, an unreadable config
+  // file, a failing credential provider), one line each for events; no secrets.
   std::vector<std::string> problems;
 };
 
@@ -33,6 +44,8 @@ struct PullJob {
   // when that digest is complete in the store.
   bool resolve_first = false;
   pull::PullOptions options;
+  // One per options.credentials entry: recorded with the image for the credential check.
+  std::vector<CandidateOrigin> origins;
 };
 
 // What became of a PullJob.

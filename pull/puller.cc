@@ -344,14 +344,21 @@ Result<PullResult> PullRun::Run() {
 
 // Runs `attempt` once per candidate credential (or once anonymously) until one is not
 // refused: an auth failure moves on to the next candidate, any other error ends the loop.
+// `*used` is set to the index of the candidate that worked (-1: the anonymous attempt).
 template <class T, class F>
-Result<T> WithCandidates(const PullOptions& options, const std::string& context, F attempt) {
+Result<T> WithCandidates(const PullOptions& options, const std::string& context, F attempt,
+                         int* used) {
   std::vector<CandidateCredential> candidates = options.credentials;
-  if (candidates.empty()) candidates.push_back(CandidateCredential{});
+  const bool anonymous = candidates.empty();
+  if (anonymous) candidates.push_back(CandidateCredential{});
   std::optional<Error> last;
-  for (const auto& candidate : candidates) {
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const auto& candidate = candidates[i];
     Result<T> r = attempt(candidate);
-    if (r.ok()) return r;
+    if (r.ok()) {
+      *used = anonymous ? -1 : static_cast<int>(i);
+      return r;
+    }
     if (!IsAuthFailure(r.error())) return r.error().Wrap(context);
     std::string from = candidate.source.empty() ? "anonymous" : candidate.source;
     last = r.error().Wrap("with credential from " + from);
@@ -366,21 +373,34 @@ Result<T> WithCandidates(const PullOptions& options, const std::string& context,
 
 Result<PullResult> Puller::Pull(const PullOptions& options) {
   const std::string context = "pull " + options.reference.Normalized();
-  return WithCandidates<PullResult>(options, context, [&](const CandidateCredential& c) {
-    Result<PullResult> r = PullRun(store_, options, c.credentials).Run();
-    if (r.ok()) r->credential_source = c.source;
-    return r;
-  });
+  int used = -1;
+  auto result = WithCandidates<PullResult>(
+      options, context,
+      [&](const CandidateCredential& c) {
+        Result<PullResult> r = PullRun(store_, options, c.credentials).Run();
+        if (r.ok()) r->credential_source = c.source;
+        return r;
+      },
+      &used);
+  if (result.ok()) result->credential_index = used;
+  return result;
 }
 
-Result<std::string> Puller::Resolve(const PullOptions& options) {
+Result<std::string> Puller::Resolve(const PullOptions& options, int* credential_index) {
   const std::string context = "resolve " + options.reference.Normalized();
-  return WithCandidates<std::string>(options, context, [&](const CandidateCredential& c) {
-    registry::Client client(ClientOptionsFor(options, c.credentials, nullptr));
-    auto head = client.HeadManifest(options.reference.path, options.reference.ManifestReference());
-    if (!head.ok()) return Result<std::string>(head.error());
-    return Result<std::string>(head->digest);
-  });
+  int used = -1;
+  auto digest = WithCandidates<std::string>(
+      options, context,
+      [&](const CandidateCredential& c) {
+        registry::Client client(ClientOptionsFor(options, c.credentials, nullptr));
+        auto head =
+            client.HeadManifest(options.reference.path, options.reference.ManifestReference());
+        if (!head.ok()) return Result<std::string>(head.error());
+        return Result<std::string>(head->digest);
+      },
+      &used);
+  if (credential_index != nullptr) *credential_index = used;
+  return digest;
 }
 
 Result<PullResult> Puller::FindLocal(std::string_view digest,

@@ -70,6 +70,7 @@ struct PullResult {
   int blobs_downloaded = 0;
   int blobs_reused = 0;
   std::string credential_source;  // which candidate worked; empty for anonymous
+  int credential_index = -1;      // its index in PullOptions::credentials; -1 for anonymous
 };
 
 class Puller {
@@ -80,8 +81,9 @@ class Puller {
   // tagged with options.reference.Normalized().
   Result<PullResult> Pull(const PullOptions& options);
 
-  // Asks the registry (HEAD, no download) which digest the reference points at now.
-  Result<std::string> Resolve(const PullOptions& options);
+  // Asks the registry (HEAD, no download) which digest the reference points at now. When
+  // `credential_index` is given, it is set as PullResult::credential_index is.
+  Result<std::string> Resolve(const PullOptions& options, int* credential_index = nullptr);
 
   // The image rooted at `digest` (index or manifest) if it is complete in the store for
   // `platform`: every manifest and blob present. kNotFound otherwise. No network.

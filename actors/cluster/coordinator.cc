@@ -540,6 +540,9 @@ caf::behavior Coordinator(CoordinatorActor* self, CoordinatorOptions options,
   self->set_down_handler([=](caf::down_msg& down) { OnNodeDown(self, down); });
   return {
       [=](apply_atom, pb::ApplyRequest& request) { return Apply(self, request); },
+      // Known shortcoming: any peer that reaches this actor may ask; the middleman link has
+      // no authentication or TLS (CAF's openssl module could add TLS; RBAC-like checks of who
+      // asks would need node identities). Bind the coordinator to a network you trust.
       [=](secrets_atom, const pb::PullSecretsRequest& request) {
         return FindPullSecrets(self->state, request);
       },

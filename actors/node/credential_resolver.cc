@@ -1,8 +1,13 @@
-// The node's credential resolver: answers which credentials a pull of an image may try,
-// most specific first. The node's docker config is read again for every request, so a
-// rotated or newly written config.json takes effect at the next pull or retry.
+// The node's credential resolver: answers which credentials a pull of an image may try, in
+// the kubelet's order (the pod's pull secrets first, then the node's docker config and its
+// credential provider plugins' answers sorted together), and why any source could not be
+// used. The node's docker config is read again for every request and the pod's secrets come
+// fresh from the coordinator with each request, so rotated credentials and a secret created
+// after a failure take effect at the next pull or retry.
 //
-// Reading one small file is the only blocking work here.
+// Running a credential provider plugin blocks for as long as the plugin runs (up to its
+// timeout), so a request whose image a provider matches is answered from a detached worker
+// of its own; requests without plugins are answered inline (one small file read).
 #include <spdlog/spdlog.h>
 
 #include "actors/common/protocol.h"
@@ -10,6 +15,7 @@
 #include "actors/node/node_messages.h"
 #include "caf/all.hpp"
 #include "credentials/docker_keyring.h"
+#include "credentials/pull_secrets.h"
 
 namespace pullfleet::actors {
 namespace {
@@ -18,33 +24,94 @@ struct ResolverState {
   static inline const char* name = "credential-resolver";
 };
 
-node::CredentialSet Resolve(const NodeContext& context, const image::Reference& ref) {
-  node::CredentialSet set;
+// The pod's secrets as the coordinator sent them, found by name.
+credentials::PodKeyring PodSecrets(const std::string& namespace_name,
+                                   const std::vector<std::string>& names,
+                                   const pb::PullSecretsReply& reply) {
+  auto lookup = [&](std::string_view ns, std::string_view name) -> const pb::Secret* {
+    for (const auto& secret : reply.secrets()) {
+      if (secret.metadata().namespace_() == ns && secret.metadata().name() == name) {
+        return &secret;
+      }
+    }
+    return nullptr;
+  };
+  return credentials::BuildPodKeyring(namespace_name, names, lookup);
+}
+
+credentials::DockerKeyring NodeDockerConfig(const NodeContext& context,
+                                            std::vector<std::string>& problems) {
   const auto& path = context.config.docker_config_path;
-  if (path.empty()) return set;
+  if (path.empty()) return {};
   auto keyring = credentials::DockerKeyring::FromFile(path);
-  if (!keyring.ok()) {
-    // The kubelet ignores an unreadable docker config and pulls anonymously; so do we, but
-    // loudly.
-    spdlog::warn("node={} docker config unusable, pulling without it: {}", context.name,
-                 keyring.error().message());
-    set.problems.push_back(keyring.error().message());
-    return set;
+  if (keyring.ok()) return std::move(keyring).value();
+  // The kubelet ignores an unreadable docker config and pulls anonymously; so do we, but
+  // loudly.
+  spdlog::warn("node={} docker config unusable, pulling without it: {}", context.name,
+               keyring.error().message());
+  problems.push_back(keyring.error().message());
+  return {};
+}
+
+node::CandidateOrigin OriginOf(const NodeContext& context, const image::Reference& ref,
+                               const credentials::AuthConfig& auth) {
+  node::CandidateOrigin origin;
+  origin.pull_secret = auth.origin == credentials::CredentialOrigin::kPullSecret;
+  if (origin.pull_secret) {
+    origin.secret_namespace = auth.secret.namespace_name;
+    origin.secret_name = auth.secret.name;
+    origin.secret_uid = auth.secret.uid;
   }
-  for (auto& auth : keyring->Lookup(ref)) {
+  if (context.hasher) origin.fingerprint = context.hasher->Fingerprint(ref.domain, auth);
+  return origin;
+}
+
+node::CredentialSet Resolve(const NodeContext& context, const ResolveRequest& request) {
+  node::CredentialSet set;
+  const image::Reference& ref = request.reference;
+
+  credentials::PodKeyring pod =
+      PodSecrets(request.namespace_name, request.secret_names, request.secrets);
+  for (const auto& problem : pod.problems) set.problems.push_back(problem.message);
+  for (const auto& missing : request.unavailable) set.problems.push_back(missing);
+
+  credentials::DockerKeyring node_config = NodeDockerConfig(context, set.problems);
+
+  credentials::DockerKeyring provided;
+  if (context.providers) {
+    credentials::ProviderAnswer answer = context.providers->Provide(ref);
+    for (const auto& problem : answer.problems) set.problems.push_back(problem.message());
+    provided = std::move(answer.keyring);
+  }
+
+  auto combined = credentials::CombineKeyrings(pod.keyring, node_config, provided);
+  for (auto& auth : combined.Lookup(ref)) {
     pull::CandidateCredential candidate;
     candidate.credentials.username = auth.username;
     candidate.credentials.password = auth.password;
-    candidate.source = "node docker config key " + auth.matched_key;
+    candidate.source = auth.source + " key " + auth.matched_key;
+    set.origins.push_back(OriginOf(context, ref, auth));
     set.candidates.push_back(std::move(candidate));
   }
   return set;
 }
 
-caf::behavior CredentialResolver(caf::stateful_actor<ResolverState>* self,
-                                 NodeContextPtr context) {
+bool NeedsPlugin(const NodeContext& context, const image::Reference& ref) {
+  return context.providers && !context.providers->Matching(ref).empty();
+}
+
+caf::behavior CredentialResolver(caf::stateful_actor<ResolverState>* self, NodeContextPtr context) {
   return {
-      [=](resolve_atom, const image::Reference& ref) { return Resolve(*context, ref); },
+      [=](resolve_atom, const ResolveRequest& request) -> caf::result<node::CredentialSet> {
+        if (!NeedsPlugin(*context, request.reference)) return Resolve(*context, request);
+        auto promise = self->make_response_promise<node::CredentialSet>();
+        self->spawn<caf::detached>(
+            [context, request, promise](caf::event_based_actor* worker) mutable {
+              promise.deliver(Resolve(*context, request));
+              worker->quit();
+            });
+        return promise;
+      },
   };
 }
 

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "actors/node/node_context.h"
 #include "caf/actor.hpp"
@@ -35,6 +36,17 @@ struct NodeServices {
   caf::actor queue;
   caf::actor backoff;
   caf::actor credentials;
+};
+
+// Pod chain -> credential resolver: the credentials for one pull of `reference`. Stays in the
+// node process (it holds the pod's secrets).
+struct ResolveRequest {
+  image::Reference reference;
+  std::string namespace_name;
+  std::vector<std::string> secret_names;  // the pod's imagePullSecrets, in order
+  pb::PullSecretsReply secrets;           // as the coordinator sent them
+  // Why some secrets could not be asked for (e.g. the coordinator is unreachable).
+  std::vector<std::string> unavailable;
 };
 
 caf::actor SpawnPodChain(caf::actor_system& system, NodeContextPtr context, caf::actor agent,

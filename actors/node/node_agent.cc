@@ -189,6 +189,20 @@ caf::behavior NodeAgent(AgentActor* self, NodeContextPtr context, caf::actor coo
         if (st.chains.count(report.uid()) == 0) return;  // removed meanwhile
         if (st.coordinator) self->send(st.coordinator, status_atom::value, std::move(report));
       },
+      // A pod chain asks for its pull secrets before each pull: fresh from the coordinator,
+      // so a secret created or fixed after a failure is used at the next retry.
+      [=](secrets_atom, const pb::PullSecretsRequest& request) {
+        auto promise = self->make_response_promise<pb::PullSecretsReply>();
+        auto& st = self->state;
+        if (!st.coordinator) {
+          promise.deliver(caf::make_error(caf::sec::request_receiver_down));
+          return promise;
+        }
+        self->request(st.coordinator, std::chrono::seconds(5), secrets_atom::value, request)
+            .then([=](pb::PullSecretsReply& reply) mutable { promise.deliver(std::move(reply)); },
+                  [=](caf::error& error) mutable { promise.deliver(std::move(error)); });
+        return promise;
+      },
       [=](images_atom, const pb::GetImagesRequest&) {
         auto& st = self->state;
         pb::ImageList list;

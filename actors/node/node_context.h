@@ -1,11 +1,15 @@
-// What every actor of one node shares: its name, configuration, image store and metric
-// handles. Created once by the node agent and passed by shared_ptr; everything in it is
-// either immutable or thread-safe (LocalImages, prometheus metrics).
+// What every actor of one node shares: its name, configuration, image store, credential
+// machinery and metric handles. Created once at node start-up and passed by shared_ptr;
+// everything in it is either immutable or thread-safe (LocalImages, CredentialProviders,
+// prometheus metrics).
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "credentials/credential_providers.h"
+#include "credentials/fingerprint.h"
 #include "metrics/metrics.h"
 #include "node/local_images.h"
 #include "node/node_config.h"
@@ -17,6 +21,11 @@ struct NodeContext {
   node::NodeConfig config;
   std::unique_ptr<node::LocalImages> images;
   metrics::NodeMetrics metrics;
+  // The node's credential provider plugins; null when the config names none.
+  std::shared_ptr<credentials::CredentialProviders> providers;
+  // Fingerprints of credentials for the image records (node-local key); unset in tests that
+  // do not need the credential check.
+  std::optional<credentials::CredentialHasher> hasher;
 };
 
 using NodeContextPtr = std::shared_ptr<NodeContext>;

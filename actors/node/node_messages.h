@@ -16,3 +16,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pullfleet::image::Reference)
 
 #include "actors/node/node_actors.h"
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pullfleet::actors::NodeServices)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pullfleet::actors::ResolveRequest)

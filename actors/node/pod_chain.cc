@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 
 #include "actors/common/protocol.h"
@@ -20,6 +21,7 @@
 #include "caf/all.hpp"
 #include "image/policy.h"
 #include "node/events.h"
+#include "node/image_verification.h"
 
 namespace pullfleet::actors {
 namespace {
@@ -233,6 +235,7 @@ void Pull(ChainActor* self, const image::Reference& ref, bool resolve_first,
   job.options.reference = ref;
   job.options.platform = config.platform;
   job.options.credentials = std::move(credentials.candidates);
+  job.origins = std::move(credentials.origins);
   job.options.host = config.HostOptionsFor(ref.domain);
   job.options.max_concurrent_blobs = config.max_concurrent_blobs;
   job.options.stall_timeout_s = config.stall_timeout_seconds;
@@ -253,18 +256,70 @@ void Pull(ChainActor* self, const image::Reference& ref, bool resolve_first,
           });
 }
 
-void ResolveCredentialsAndPull(ChainActor* self, const image::Reference& ref,
-                               bool resolve_first) {
+// Asks the node agent for the pod's pull secrets (none when the pod names none), then the
+// credential resolver for the candidates, and hands them to `next`. Secrets that could not be
+// read are not fatal: the pull goes on with what there is, as the kubelet's does, and the
+// resolver lists why in CredentialSet::problems.
+void GatherCredentials(ChainActor* self, const image::Reference& ref,
+                       std::function<void(ChainActor*, node::CredentialSet&)> next) {
   auto& st = self->state;
   const uint64_t attempt = st.attempt;
-  self->request(st.services.credentials, std::chrono::seconds(10), resolve_atom::value, ref)
+  ResolveRequest request;
+  request.reference = ref;
+  request.namespace_name = st.pod.metadata().namespace_();
+  for (const auto& name : st.pod.spec().image_pull_secrets()) request.secret_names.push_back(name);
+
+  auto resolve = [=](ResolveRequest& request) {
+    auto& st = self->state;
+    self->request(st.services.credentials, std::chrono::seconds(90), resolve_atom::value,
+                  std::move(request))
+        .then(
+            [=](node::CredentialSet& credentials) {
+              if (self->state.attempt == attempt) next(self, credentials);
+            },
+            [=](caf::error& err) {
+              if (self->state.attempt == attempt) InternalRetry(self, err);
+            });
+  };
+  if (request.secret_names.empty()) {
+    resolve(request);
+    return;
+  }
+  pb::PullSecretsRequest ask;
+  ask.set_namespace_(request.namespace_name);
+  for (const auto& name : request.secret_names) ask.add_names(name);
+  self->request(st.agent, std::chrono::seconds(10), secrets_atom::value, std::move(ask))
       .then(
-          [=](node::CredentialSet& credentials) {
-            if (self->state.attempt == attempt) Pull(self, ref, resolve_first, credentials);
+          [=](pb::PullSecretsReply& reply) mutable {
+            if (self->state.attempt != attempt) return;
+            request.secrets = std::move(reply);
+            resolve(request);
           },
-          [=](caf::error& err) {
-            if (self->state.attempt == attempt) InternalRetry(self, err);
+          [=](caf::error& err) mutable {
+            if (self->state.attempt != attempt) return;
+            request.unavailable.push_back("image pull secrets could not be read from the "
+                                          "coordinator (" + self->system().render(err) + ")");
+            resolve(request);
           });
+}
+
+// One Warning event naming every credential source that could not be used, the kubelet's
+// FailedToRetrieveImagePullSecret (it names only missing secrets; this names every problem).
+void ReportCredentialProblems(ChainActor* self, const node::CredentialSet& credentials) {
+  if (credentials.problems.empty()) return;
+  std::string joined;
+  for (const auto& problem : credentials.problems) joined += (joined.empty() ? "" : "; ") + problem;
+  AddEvent(self, "Warning", node::kFailedToRetrievePullSecretReason,
+           "Unable to use some image pull credentials (" + joined +
+               "); attempting to pull the image may not succeed.");
+}
+
+void ResolveCredentialsAndPull(ChainActor* self, const image::Reference& ref,
+                               bool resolve_first) {
+  GatherCredentials(self, ref, [=](ChainActor* self, node::CredentialSet& credentials) {
+    ReportCredentialProblems(self, credentials);
+    Pull(self, ref, resolve_first, credentials);
+  });
 }
 
 // The registry must be asked: unless the (pod, image) key is backing off.
@@ -297,6 +352,45 @@ void PullUnlessBackingOff(ChainActor* self, const image::Reference& ref, bool re
           });
 }
 
+// A present image that another pod's secret pulled (or that was preloaded, by the policy) may
+// be used by this pod only with a credential of its own: one that pulled it before, or one
+// the registry accepts now, proved by a pull that finds the content present and downloads
+// nothing. Policy Never forbids that pull.
+void VerifyPresentImage(ChainActor* self, const image::Reference& ref,
+                        const pb::ImageRecord& record, image::PullPolicy policy) {
+  GatherCredentials(self, ref, [=](ChainActor* self, node::CredentialSet& credentials) {
+    auto& st = self->state;
+    Step& step = st.steps[st.cursor];
+    const std::string& image = step.container.image();
+    std::vector<node::PodSecretCredential> mine;
+    for (const auto& origin : credentials.origins) {
+      if (!origin.pull_secret) continue;
+      mine.push_back({origin.secret_namespace, origin.secret_name, origin.secret_uid,
+                      origin.fingerprint});
+    }
+    if (node::PodMayUseWithoutPull(record, mine)) {
+      SetReady(step, ref, record.digest());
+      AddEvent(self, "Normal", node::kPulledReason, node::AlreadyPresentMessage(image));
+      StepDone(self);
+      return;
+    }
+    if (policy == image::PullPolicy::kNever) {
+      SetWaiting(step, node::kErrImageNeverPull, node::NeverPullUnverifiedMessage(image));
+      AddEvent(self, "Warning", node::kErrImageNeverPull, step.status->waiting().message());
+      AddEvent(self, "Warning", node::kFailedReason,
+               node::ErrorReasonMessage(node::kErrImageNeverPull));
+      WaitAtMost(st, SecondsToMillis(st.context->config.never_pull_recheck_seconds));
+      StepDone(self);
+      return;
+    }
+    spdlog::info("node={} pod={}/{} image={} present but pulled with other credentials; "
+                 "verifying with the pod's own",
+                 st.context->name, st.pod.metadata().namespace_(), st.pod.metadata().name(),
+                 ref.Normalized());
+    PullUnlessBackingOff(self, ref, /*resolve_first=*/true);
+  });
+}
+
 void EnsureImage(ChainActor* self) {
   auto& st = self->state;
   Step& step = st.steps[st.cursor];
@@ -323,6 +417,12 @@ void EnsureImage(ChainActor* self) {
       (effective == image::PullPolicy::kIfNotPresent && !present);
   st.context->metrics.EnsureImage(image::ToString(effective), present.has_value(), pull_required);
 
+  if (!pull_required && present &&
+      node::NeedsCredentialCheck(*present, st.context->config.verification_policy,
+                                 st.context->config.verification_allowlist, *ref)) {
+    VerifyPresentImage(self, *ref, *present, effective);
+    return;
+  }
   if (!pull_required) {
     if (present) {
       SetReady(step, *ref, present->digest());

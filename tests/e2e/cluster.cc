@@ -87,12 +87,21 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options) {
       up.argv.push_back("--node-config");
       up.argv.push_back(config_file);
     }
+    if (!o.metrics_address.empty()) {
+      up.argv.push_back("--metrics");
+      up.argv.push_back(o.metrics_address);
+    }
     cluster->processes_.push_back(std::move(up));
   } else {
-    cluster->processes_.push_back(
-        {"coordinator",
-         {cluster->binary_, "coordinator", "--listen", cluster->server_, "--data", o.data_dir},
-         logs + "/coordinator.log"});
+    Process coordinator{
+        "coordinator",
+        {cluster->binary_, "coordinator", "--listen", cluster->server_, "--data", o.data_dir},
+        logs + "/coordinator.log"};
+    if (!o.metrics_address.empty()) {
+      coordinator.argv.push_back("--metrics");
+      coordinator.argv.push_back(o.metrics_address);
+    }
+    cluster->processes_.push_back(std::move(coordinator));
     for (const auto& name : cluster->NodeNames()) {
       Process node{name,
                    {cluster->binary_, "node", "--name", name, "--coordinator", cluster->server_,

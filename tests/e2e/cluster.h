@@ -38,6 +38,8 @@ struct ClusterOptions {
   std::string node_config_yaml;
   // The data folder (must exist); kept by the caller so a restart finds the same state.
   std::string data_dir;
+  // "HOST:PORT" for /metrics (`up --metrics`; the coordinator's in kProcesses); empty: none.
+  std::string metrics_address;
 };
 
 class Cluster {
