@@ -30,16 +30,13 @@ std::string Base64(const std::string& text) {
   return encoded.output;
 }
 
-class CredentialsTest : public RegistrySuite<CredentialsTest> {
- public:
-  static testing::RegistryOptions SuiteOptions() {
-    testing::RegistryOptions options;
-    options.auth = testing::RegistryAuth::kHtpasswd;
-    options.images = "busybox,app,sidecar";
-    return options;
-  }
-
+// The helpers of every suite here; `Self` is the suite (RegistrySuite starts one registry per
+// suite with Self::SuiteOptions()).
+template <class Self>
+class CredentialsBase : public RegistrySuite<Self> {
  protected:
+  using RegistrySuite<Self>::registry;
+
   void StartCluster(const std::string& extra_config = "") {
     ClusterOptions options;
     options.mode = ClusterMode::kEmbedded;
@@ -125,6 +122,27 @@ class CredentialsTest : public RegistrySuite<CredentialsTest> {
 
   TempDir data_{"pf-creds-"};
   std::unique_ptr<Cluster> cluster_;
+};
+
+class CredentialsTest : public CredentialsBase<CredentialsTest> {
+ public:
+  static testing::RegistryOptions SuiteOptions() {
+    testing::RegistryOptions options;
+    options.auth = testing::RegistryAuth::kHtpasswd;
+    options.images = "busybox,app,sidecar";
+    return options;
+  }
+};
+
+// The same sources against a registry that wants Bearer tokens from a token server.
+class TokenCredentialsTest : public CredentialsBase<TokenCredentialsTest> {
+ public:
+  static testing::RegistryOptions SuiteOptions() {
+    testing::RegistryOptions options;
+    options.auth = testing::RegistryAuth::kToken;
+    options.images = "app";
+    return options;
+  }
 };
 
 // ---- sources ----------------------------------------------------------------------------------
@@ -375,6 +393,29 @@ TEST_F(CredentialsTest, NoSecretInLogsDatabasesEventsOrMetrics) {
     // Every file under the data folder but the docker config this test wrote itself.
     CommandResult found = testing::RunCommand("grep -rlF --exclude=node-config.json " +
                                               ShellQuote(secret) + " " + ShellQuote(data_.path()));
+    EXPECT_EQ(found.output, "") << "files holding a secret";
+  }
+}
+
+// Tokens the registry's token server issued for a pod secret appear nowhere pullfleet writes
+// (JWTs all start with the base64 of `{"`, "eyJ"), nor does the password that bought them.
+TEST_F(TokenCredentialsTest, PodSecretPullsWithABearerTokenThatIsNeverWrittenDown) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  ASSERT_NO_FATAL_FAILURE(CreateSecret("team-a", "regcred", registry().password()));
+  ApplyOk("pod.yaml", PodYaml("team-a", "tok", registry().Ref("pf/app:v1"), "Always", {"regcred"}));
+  ASSERT_TRUE(WaitReady("team-a", "tok")) << Describe("team-a", "tok") << cluster_->LogTails();
+  auto fetched = registry().TokenRequestCount();
+  ASSERT_TRUE(fetched.ok());
+  EXPECT_GT(*fetched, 0) << "no token was fetched";
+
+  const std::string shown = Describe("team-a", "tok") +
+                            cluster_->Client("get events -A -o json").output +
+                            cluster_->Client("get pods -A -o json").output;
+  EXPECT_EQ(shown.find(registry().password()), std::string::npos);
+  EXPECT_EQ(shown.find("eyJ"), std::string::npos);
+  for (const std::string& secret : {registry().password(), std::string("eyJ")}) {
+    CommandResult found =
+        testing::RunCommand("grep -rlF " + ShellQuote(secret) + " " + ShellQuote(data_.path()));
     EXPECT_EQ(found.output, "") << "files holding a secret";
   }
 }
