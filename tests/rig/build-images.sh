@@ -167,6 +167,11 @@ if [[ -n "$ca" ]]; then
   certdir=$(mktemp -d)
   trap 'rm -rf "$certdir"' EXIT
   cp "$ca" "$certdir/ca.crt"
+  # A registry that wants client certificates (registry.sh --client-certs).
+  if [[ -n "${REGISTRY_CLIENT_CERT:-}" ]]; then
+    cp "$REGISTRY_CLIENT_CERT" "$certdir/client.cert"
+    cp "$REGISTRY_CLIENT_KEY" "$certdir/client.key"
+  fi
   copy_args+=(--dest-cert-dir "$certdir")
 fi
 [[ -n "$creds" ]] && copy_args+=(--dest-creds "$creds")

@@ -3,7 +3,7 @@
 # distribution registry 2.8) on a loopback port, for integration tests, end-to-end tests, the
 # demo and benchmarks.
 #
-#   registry.sh start --dir DIR [--auth none|htpasswd|token] [--tls] [--port N]
+#   registry.sh start --dir DIR [--auth none|htpasswd|token] [--tls [--client-certs]] [--port N]
 #                     [--token-expires-in SECONDS] [--anonymous-pull]
 #   registry.sh stop  --dir DIR
 #
@@ -15,6 +15,8 @@
 #   REGISTRY_LOG                        (the registry's access and application log)
 #   REGISTRY_USER, REGISTRY_PASSWORD    (htpasswd and token modes; random per DIR)
 #   REGISTRY_CA, REGISTRY_CERT_DIR      (--tls; the cert dir is in skopeo's --cert-dir layout)
+#   REGISTRY_CLIENT_CERT, REGISTRY_CLIENT_KEY  (--client-certs: the registry then accepts only
+#                                        TLS clients with a certificate signed by its CA)
 #   TOKEN_SERVER_URL, TOKEN_SERVER_PID, TOKEN_SERVICE, TOKEN_ISSUER, TOKEN_USERS_FILE,
 #   TOKEN_LOG                           (token mode; see token_server.py)
 # and prints REGISTRY_HOST on stdout. Starting again on an existing DIR keeps its storage,
@@ -65,9 +67,10 @@ alive() {
 
 # Waits until URL answers any HTTP status (401 counts as up) or PID dies. Returns 0 when up.
 wait_http() {
-  local url=$1 pid=$2 cacert=${3:-} i code
+  local url=$1 pid=$2 cacert=${3:-} client=${4:-} i code
   local args=(-s -o /dev/null -w '%{http_code}' --max-time 1)
   [[ -n "$cacert" ]] && args+=(--cacert "$cacert")
+  [[ -n "$client" ]] && args+=(--cert "$client.crt" --key "$client.key")
   for ((i = 0; i < 200; i++)); do
     alive "$pid" || return 1
     code=$(curl "${args[@]}" "$url" 2>/dev/null || true)
@@ -117,6 +120,21 @@ EOF
   chmod 600 "$dir"/*.key
 }
 
+# A client certificate signed by the test CA, for registries started with --client-certs.
+make_client_cert() {
+  local dir=$1/certs
+  [[ -f "$dir/client.crt" ]] && return 0
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj "/CN=pullfleet test node" -keyout "$dir/client.key" -out "$dir/client.csr" \
+    >/dev/null 2>&1 || die "openssl could not make the client key"
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' \
+    >"$dir/client.ext"
+  openssl x509 -req -in "$dir/client.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+    -CAcreateserial -days 30 -extfile "$dir/client.ext" -out "$dir/client.crt" >/dev/null 2>&1 ||
+    die "openssl could not sign the client certificate"
+  chmod 600 "$dir/client.key"
+}
+
 # The token signing key and its self-signed certificate, which is the registry's
 # rootcertbundle and travels in each token's x5c header.
 make_token_key() {
@@ -142,7 +160,7 @@ make_creds() {
 }
 
 write_config() {
-  local dir=$1 port=$2 debug_port=$3 auth=$4 tls=$5 token_url=$6
+  local dir=$1 port=$2 debug_port=$3 auth=$4 tls=$5 token_url=$6 client_certs=${7:-0}
   {
     echo "version: 0.1"
     echo "log:"
@@ -170,6 +188,10 @@ write_config() {
       echo "  tls:"
       echo "    certificate: $dir/certs/server.crt"
       echo "    key: $dir/certs/server.key"
+      if [[ "$client_certs" == 1 ]]; then
+        echo "    clientcas:"
+        echo "      - $dir/certs/ca.crt"
+      fi
     fi
     case "$auth" in
       htpasswd)
@@ -228,12 +250,13 @@ EOF
 }
 
 cmd_start() {
-  local dir="" auth=none tls=0 port_wanted="" expires_in=300 anonymous=0
+  local dir="" auth=none tls=0 port_wanted="" expires_in=300 anonymous=0 client_certs=0
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --dir) dir=$2; shift 2 ;;
       --auth) auth=$2; shift 2 ;;
       --tls) tls=1; shift ;;
+      --client-certs) client_certs=1; shift ;;
       --port) port_wanted=$2; shift 2 ;;
       --token-expires-in) expires_in=$2; shift 2 ;;
       --anonymous-pull) anonymous=1; shift ;;
@@ -260,7 +283,11 @@ cmd_start() {
       die "a registry already runs for $dir; stop it first"
   fi
 
+  [[ "$client_certs" == 1 && "$tls" != 1 ]] && die "--client-certs needs --tls"
   [[ "$tls" == 1 ]] && make_certs "$dir"
+  [[ "$client_certs" == 1 ]] && make_client_cert "$dir"
+  local client=""
+  [[ "$client_certs" == 1 ]] && client="$dir/certs/client"
   local scheme=http cacert=""
   if [[ "$tls" == 1 ]]; then
     scheme=https
@@ -290,10 +317,10 @@ cmd_start() {
   for _ in 1 2 3 4 5; do
     port=${port_wanted:-$(free_port)}
     debug_port=$(free_port)
-    write_config "$dir" "$port" "$debug_port" "$auth" "$tls" "$TOKEN_SERVER_URL"
+    write_config "$dir" "$port" "$debug_port" "$auth" "$tls" "$TOKEN_SERVER_URL" "$client_certs"
     setsid docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null &
     pid=$!
-    if wait_http "$scheme://127.0.0.1:$port/v2/" "$pid" "$cacert"; then
+    if wait_http "$scheme://127.0.0.1:$port/v2/" "$pid" "$cacert" "$client"; then
       break
     fi
     stop_pid "$pid" docker-registry
@@ -324,6 +351,10 @@ cmd_start() {
       echo "REGISTRY_CA=$dir/certs/ca.crt"
       echo "REGISTRY_CERT_DIR=$dir/certs/skopeo"
     fi
+    if [[ "$client_certs" == 1 ]]; then
+      echo "REGISTRY_CLIENT_CERT=$dir/certs/client.crt"
+      echo "REGISTRY_CLIENT_KEY=$dir/certs/client.key"
+    fi
     if [[ "$auth" == token ]]; then
       echo "TOKEN_SERVER_URL=$TOKEN_SERVER_URL"
       echo "TOKEN_SERVER_PID=$TOKEN_SERVER_PID"
@@ -339,6 +370,11 @@ cmd_start() {
     # skopeo's --cert-dir takes a folder of *.crt CA files (and no server keys).
     mkdir -p "$dir/certs/skopeo"
     cp "$dir/certs/ca.crt" "$dir/certs/skopeo/ca.crt"
+    if [[ "$client_certs" == 1 ]]; then
+      # skopeo names a client pair NAME.cert and NAME.key in the same folder.
+      cp "$dir/certs/client.crt" "$dir/certs/skopeo/client.cert"
+      cp "$dir/certs/client.key" "$dir/certs/skopeo/client.key"
+    fi
   fi
   echo "127.0.0.1:$port"
 }
@@ -363,6 +399,6 @@ cmd_stop() {
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop "$@" ;;
-  *) die "usage: registry.sh start --dir DIR [--auth none|htpasswd|token] [--tls] [--port N]" \
+  *) die "usage: registry.sh start --dir DIR [--auth none|htpasswd|token] [--tls [--client-certs]] [--port N]" \
     "| stop --dir DIR" ;;
 esac

@@ -180,6 +180,7 @@ std::string RegistryFixture::StartCommand(int port) const {
   std::string cmd = ShellQuote(RigDir() + "/registry.sh") + " start --dir " +
                     ShellQuote(dir_.path()) + " --auth " + AuthName(options_.auth);
   if (options_.tls) cmd += " --tls";
+  if (options_.client_certs) cmd += " --client-certs";
   if (port > 0) cmd += " --port " + std::to_string(port);
   if (options_.auth == RegistryAuth::kToken) {
     cmd += " --token-expires-in " + std::to_string(options_.token_expires_in);
@@ -219,6 +220,9 @@ std::string RegistryFixture::Env(std::string_view key) const {
 std::string RegistryFixture::CurlAuthArgs() const {
   std::string args;
   if (!ca_file().empty()) args += " --cacert " + ShellQuote(ca_file());
+  if (!client_cert().empty()) {
+    args += " --cert " + ShellQuote(client_cert()) + " --key " + ShellQuote(client_key());
+  }
   if (options_.auth == RegistryAuth::kHtpasswd) {
     args += " -u " + ShellQuote(user() + ":" + password());
   }

@@ -104,6 +104,7 @@ enum class RegistryAuth {
 struct RegistryOptions {
   RegistryAuth auth = RegistryAuth::kNone;
   bool tls = false;             // HTTPS with a CA of its own (ca_file()); else plain HTTP
+  bool client_certs = false;    // with tls: only clients with client_cert() are accepted
   bool push_images = true;      // build (cached) and push the rig images
   std::string images;           // comma list: busybox,multiarch,big,app,sidecar,docker; empty = all
   int port = 0;                 // 0: a free port chosen at start
@@ -139,6 +140,9 @@ class RegistryFixture {
   std::string password() const { return Env("REGISTRY_PASSWORD"); }
   // The CA that signed the server certificate (tls only), as a PEM file.
   std::string ca_file() const { return Env("REGISTRY_CA"); }
+  // The client certificate and key the registry accepts (client_certs only), PEM files.
+  std::string client_cert() const { return Env("REGISTRY_CLIENT_CERT"); }
+  std::string client_key() const { return Env("REGISTRY_CLIENT_KEY"); }
   // "127.0.0.1:PORT" of the registry's debug server (/metrics in Prometheus format).
   std::string debug_addr() const { return Env("REGISTRY_DEBUG_ADDR"); }
   // The access and application log of the registry.

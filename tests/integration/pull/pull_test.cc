@@ -505,5 +505,64 @@ TEST_F(PullTlsTest, UnknownCaFailsWithoutFallingBackToHttp) {
   EXPECT_NE(r.error().message().find("certificate"), std::string::npos) << r.error().message();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Basic auth over TLS, on a registry that also wants a client certificate (mutual TLS).
+
+class PullMutualTlsTest : public RegistrySuite<PullMutualTlsTest> {
+ public:
+  static RegistryOptions SuiteOptions() {
+    RegistryOptions o;
+    o.auth = RegistryAuth::kHtpasswd;
+    o.tls = true;
+    o.client_certs = true;
+    o.images = "busybox";
+    return o;
+  }
+
+ protected:
+  PullOptions WithClientCert() {
+    PullOptions o = OptionsFor(registry(), "pf/busybox:1.36");
+    o.host.client_cert_file = registry().client_cert();
+    o.host.client_key_file = registry().client_key();
+    o.credentials.push_back(Cred(registry().user(), registry().password(), "test htpasswd"));
+    return o;
+  }
+};
+
+TEST_F(PullMutualTlsTest, PullsWithTheClientCertificateAndBasicAuth) {
+  TempDir dir;
+  auto s = OpenStore(dir);
+  PullOptions o = WithClientCert();
+  ASSERT_FALSE(o.host.client_cert_file.empty());
+  auto r = Puller(*s).Pull(o);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->resolved_digest, registry().Digest("BUSYBOX"));
+  ExpectBlobsHashToTheirNames(*s);
+}
+
+TEST_F(PullMutualTlsTest, WithoutTheClientCertificateTheRegistryRefusesTheConnection) {
+  TempDir dir;
+  auto s = OpenStore(dir);
+  PullOptions o = WithClientCert();
+  o.host.client_cert_file.clear();
+  o.host.client_key_file.clear();
+  auto r = Puller(*s).Pull(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kNetwork) << r.error().message();
+  EXPECT_NE(r.error().message().find(registry().host()), std::string::npos)
+      << r.error().message();
+  EXPECT_TRUE(s->ListBlobs().empty());
+}
+
+TEST_F(PullMutualTlsTest, WrongPasswordIsRefusedEvenWithTheClientCertificate) {
+  TempDir dir;
+  auto s = OpenStore(dir);
+  PullOptions o = WithClientCert();
+  o.credentials = {Cred(registry().user(), "not-" + registry().password(), "wrong")};
+  auto r = Puller(*s).Pull(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("401"), std::string::npos) << r.error().message();
+}
+
 }  // namespace
 }  // namespace pullfleet::pull
