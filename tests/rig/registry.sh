@@ -127,8 +127,11 @@ make_client_cert() {
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -subj "/CN=pullfleet test node" -keyout "$dir/client.key" -out "$dir/client.csr" \
     >/dev/null 2>&1 || die "openssl could not make the client key"
-  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' \
-    >"$dir/client.ext"
+  {
+    echo "basicConstraints=CA:FALSE"
+    echo "keyUsage=critical,digitalSignature"
+    echo "extendedKeyUsage=clientAuth"
+  } >"$dir/client.ext"
   openssl x509 -req -in "$dir/client.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
     -CAcreateserial -days 30 -extfile "$dir/client.ext" -out "$dir/client.crt" >/dev/null 2>&1 ||
     die "openssl could not sign the client certificate"
@@ -399,6 +402,7 @@ cmd_stop() {
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop "$@" ;;
-  *) die "usage: registry.sh start --dir DIR [--auth none|htpasswd|token] [--tls [--client-certs]] [--port N]" \
+  *) die "usage: registry.sh start --dir DIR [--auth none|htpasswd|token]" \
+    "[--tls [--client-certs]] [--port N]" \
     "| stop --dir DIR" ;;
 esac
