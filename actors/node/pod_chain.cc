@@ -338,11 +338,13 @@ void PullUnlessBackingOff(ChainActor* self, const image::Reference& ref, bool re
               return;
             }
             Step& step = st.steps[st.cursor];
+            // The kubelet puts the last error in the waiting message only; the BackOff event
+            // carries it too, so `get events` alone says why a pod is backing off.
             std::string message = node::BackOffMessage(image);
+            if (!last_error.empty()) message += ": " + last_error;
             AddEvent(self, "Normal", node::kBackOffReason, message);
             AddEvent(self, "Warning", node::kFailedReason,
                      node::ErrorReasonMessage(node::kImagePullBackOff));
-            if (!last_error.empty()) message += ": " + last_error;
             SetWaiting(step, node::kImagePullBackOff, std::move(message));
             WaitAtMost(st, retry_in_ms + 5);
             StepDone(self);

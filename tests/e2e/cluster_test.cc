@@ -342,6 +342,12 @@ spec:
     EXPECT_NE(described.output.find(line), std::string::npos) << "missing event: " << line << "\n"
                                                               << described.output;
   }
+  // The BackOff event names the error it is backing off from.
+  const size_t backoff_at = described.output.find("Back-off pulling image");
+  ASSERT_NE(backoff_at, std::string::npos);
+  const std::string backoff_line =
+      described.output.substr(backoff_at, described.output.find('\n', backoff_at) - backoff_at);
+  EXPECT_NE(backoff_line.find("manifest unknown"), std::string::npos) << backoff_line;
   // Reasons as the kubelet files them.
   EXPECT_NE(described.output.find("Warning  Failed"), std::string::npos) << described.output;
   EXPECT_NE(described.output.find("Normal   BackOff"), std::string::npos) << described.output;
