@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -18,8 +19,8 @@
 #include "credentials/registry_secret.h"
 #include "image/reference.h"
 #include "kube/manifests.h"
-#include "node/node_config.h"
 #include "kube/render.h"
+#include "node/node_config.h"
 
 namespace pullfleet::cmd {
 namespace {
@@ -73,6 +74,47 @@ std::string SkippedSummary(const std::map<std::string, int>& skipped) {
     out += (out.empty() ? "" : ", ") + kind + "=" + std::to_string(count);
   }
   return out;
+}
+
+// kubectl's line for an empty listing.
+void PrintNoResources(const ClientOptions& client) {
+  std::cerr << "No resources found"
+            << (client.all_namespaces ? "" : " in " + Namespace(client) + " namespace") << ".\n";
+}
+
+// Asks the coordinator for the pods of -n (or -A) and hands them to `print`.
+int WithPods(const ClientOptions& client, const std::function<void(const pb::PodList&)>& print) {
+  pb::GetPodsRequest request;
+  request.set_namespace_(Namespace(client));
+  request.set_all_namespaces(client.all_namespaces);
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, kRequestTimeout, pods_atom::value, request)
+        .receive([&](const pb::PodList& pods) { print(pods); },
+                 [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
+}
+
+// Sends `request` and prints the created/configured lines and any refusals as kubectl does;
+// 1 when anything was refused.
+int SendApply(const ClientOptions& client, const pb::ApplyRequest& request,
+              const std::function<void()>& after_success = {}) {
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, kRequestTimeout, apply_atom::value, request)
+        .receive(
+            [&](const pb::ApplyResponse& response) {
+              for (const auto& line : response.lines()) std::cout << line << "\n";
+              for (const auto& error : response.errors()) std::cerr << error << "\n";
+              if (response.errors_size() > 0) code = 1;
+              if (after_success) after_success();
+            },
+            [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
 }
 
 }  // namespace
@@ -145,78 +187,38 @@ int RunApply(const ClientOptions& client, const std::vector<std::string>& paths)
     for (auto& ns : set->namespaces) *request.add_namespaces() = std::move(ns);
     for (const auto& [kind, count] : set->skipped_kinds) skipped[kind] += count;
   }
-  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
-                                     caf::actor_system& system) {
-    int code = 0;
-    self->request(coordinator, kRequestTimeout, apply_atom::value, request)
-        .receive(
-            [&](const pb::ApplyResponse& response) {
-              for (const auto& line : response.lines()) std::cout << line << "\n";
-              for (const auto& error : response.errors()) std::cerr << error << "\n";
-              if (response.errors_size() > 0) code = 1;
-              if (!skipped.empty()) {
-                std::cout << "skipped kinds pullfleet does not run: " << SkippedSummary(skipped)
-                          << "\n";
-              }
-            },
-            [&](const caf::error& error) { code = RequestFailed(system, error); });
-    return code;
+  return SendApply(client, request, [&] {
+    if (!skipped.empty()) {
+      std::cout << "skipped kinds pullfleet does not run: " << SkippedSummary(skipped) << "\n";
+    }
   });
 }
 
 int RunGetPods(const ClientOptions& client) {
-  pb::GetPodsRequest request;
-  request.set_namespace_(Namespace(client));
-  request.set_all_namespaces(client.all_namespaces);
-  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
-                                     caf::actor_system& system) {
-    int code = 0;
-    self->request(coordinator, kRequestTimeout, pods_atom::value, request)
-        .receive(
-            [&](const pb::PodList& pods) {
-              if (client.output == "json") {
-                std::cout << kube::PodListJson(pods) << "\n";
-              } else if (pods.items_size() == 0) {
-                std::cerr << "No resources found"
-                          << (client.all_namespaces ? "" : " in " + Namespace(client) + " namespace")
-                          << ".\n";
-              } else {
-                kube::TableOptions options;
-                options.wide = client.output == "wide";
-                options.show_namespace = client.all_namespaces;
-                options.now_unix_ms = UnixMillis();
-                std::cout << kube::PodTable(pods, options);
-              }
-            },
-            [&](const caf::error& error) { code = RequestFailed(system, error); });
-    return code;
+  return WithPods(client, [&](const pb::PodList& pods) {
+    if (client.output == "json") {
+      std::cout << kube::PodListJson(pods) << "\n";
+    } else if (pods.items_size() == 0) {
+      PrintNoResources(client);
+    } else {
+      kube::TableOptions options;
+      options.wide = client.output == "wide";
+      options.show_namespace = client.all_namespaces;
+      options.now_unix_ms = UnixMillis();
+      std::cout << kube::PodTable(pods, options);
+    }
   });
 }
 
 int RunGetEvents(const ClientOptions& client) {
-  pb::GetPodsRequest request;
-  request.set_namespace_(Namespace(client));
-  request.set_all_namespaces(client.all_namespaces);
-  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
-                                     caf::actor_system& system) {
-    int code = 0;
-    self->request(coordinator, kRequestTimeout, pods_atom::value, request)
-        .receive(
-            [&](const pb::PodList& pods) {
-              if (client.output == "json") {
-                std::cout << kube::EventListJson(pods) << "\n";
-                return;
-              }
-              std::string table = kube::EventTable(pods, client.all_namespaces, UnixMillis());
-              if (table.empty()) {
-                std::cerr << "No resources found"
-                          << (client.all_namespaces ? "" : " in " + Namespace(client) + " namespace")
-                          << ".\n";
-              }
-              std::cout << table;
-            },
-            [&](const caf::error& error) { code = RequestFailed(system, error); });
-    return code;
+  return WithPods(client, [&](const pb::PodList& pods) {
+    if (client.output == "json") {
+      std::cout << kube::EventListJson(pods) << "\n";
+      return;
+    }
+    std::string table = kube::EventTable(pods, client.all_namespaces, UnixMillis());
+    if (table.empty()) PrintNoResources(client);
+    std::cout << table;
   });
 }
 
@@ -335,7 +337,8 @@ int RunImagesLoad(const ClientOptions& client, const std::string& node, const st
 
 }  // namespace pullfleet::cmd
 
-// ---- credentials ---------------------------------------------------------------------------------
+// ---- credentials
+// ---------------------------------------------------------------------------------
 
 namespace pullfleet::cmd {
 namespace {
@@ -373,15 +376,15 @@ std::optional<pb::PullSecretsReply> FetchSecrets(const ClientOptions& client,
   request.set_namespace_(Namespace(client));
   for (const auto& name : names) request.add_names(name);
   std::optional<pb::PullSecretsReply> out;
-  const int code = WithCoordinator(client, [&](caf::scoped_actor& self,
-                                               const caf::actor& coordinator,
-                                               caf::actor_system& system) {
-    int failed = 0;
-    self->request(coordinator, kRequestTimeout, secrets_atom::value, request)
-        .receive([&](pb::PullSecretsReply& reply) { out = std::move(reply); },
-                 [&](const caf::error& error) { failed = RequestFailed(system, error); });
-    return failed;
-  });
+  const int code = WithCoordinator(
+      client,
+      [&](caf::scoped_actor& self, const caf::actor& coordinator, caf::actor_system& system) {
+        int failed = 0;
+        self->request(coordinator, kRequestTimeout, secrets_atom::value, request)
+            .receive([&](pb::PullSecretsReply& reply) { out = std::move(reply); },
+                     [&](const caf::error& error) { failed = RequestFailed(system, error); });
+        return failed;
+      });
   if (code != 0) return std::nullopt;
   return out;
 }
@@ -396,19 +399,7 @@ int RunCreateRegistrySecret(const ClientOptions& client, const CreateSecretOptio
   }
   pb::ApplyRequest request;
   *request.add_secrets() = std::move(secret).value();
-  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
-                                     caf::actor_system& system) {
-    int code = 0;
-    self->request(coordinator, kRequestTimeout, apply_atom::value, request)
-        .receive(
-            [&](const pb::ApplyResponse& response) {
-              for (const auto& line : response.lines()) std::cout << line << "\n";
-              for (const auto& error : response.errors()) std::cerr << error << "\n";
-              if (response.errors_size() > 0) code = 1;
-            },
-            [&](const caf::error& error) { code = RequestFailed(system, error); });
-    return code;
-  });
+  return SendApply(client, request);
 }
 
 int RunCredsLookup(const ClientOptions& client, const CredsLookupOptions& options) {

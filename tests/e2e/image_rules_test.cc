@@ -150,8 +150,7 @@ class ImageRulesTest : public RegistrySuite<ImageRulesTest> {
   }
 
   // Polls until `done` holds for pod `name`; returns the last pod JSON (null if never seen).
-  json WaitPod(const std::string& name, const std::function<bool(const json&)>& done,
-               bool* met) {
+  json WaitPod(const std::string& name, const std::function<bool(const json&)>& done, bool* met) {
     json last;
     *met = WaitUntil(
         [&] {
@@ -166,7 +165,8 @@ class ImageRulesTest : public RegistrySuite<ImageRulesTest> {
 
   void WaitReady(const std::string& name) {
     bool met = false;
-    json pod = WaitPod(name, [](const json& p) { return ImagesReady(p); }, &met);
+    json pod = WaitPod(
+        name, [](const json& p) { return ImagesReady(p); }, &met);
     ASSERT_TRUE(met) << "pod " << name << " not ImagesReady: " << pod.dump(1).substr(0, 3000)
                      << "\n"
                      << cluster_->LogTails();
@@ -245,6 +245,28 @@ class ImageRulesTest : public RegistrySuite<ImageRulesTest> {
   std::string Image(const std::string& repo_and_tag) { return registry().Ref(repo_and_tag); }
   std::string SlowImage(const std::string& repo_and_tag) {
     return proxy_->host() + "/" + repo_and_tag;
+  }
+
+  // Starts a long pull of pf/big for pod "big" on a node configured so, asks for pf/app:v1 for
+  // pod "small" while it runs (both through the throttling relay), and returns both pulls once
+  // both pods are ready.
+  void BigThenSmall(bool serialize, int max_parallel, PullSpan* first, PullSpan* second) {
+    ASSERT_NO_FATAL_FAILURE(StartProxy());
+    ASSERT_NO_FATAL_FAILURE(
+        StartCluster(std::string(kFastRetries) + KubeletConfig(serialize, max_parallel)));
+    const std::string big = SlowImage("pf/big:1.0");
+    const std::string small = SlowImage("pf/app:v1");
+    ApplyOk("big.yaml", PodYaml("big", big));
+    bool met = false;
+    WaitPod(
+        "big", [&](const json&) { return HasEvent("big", "Pulling", big); }, &met);
+    ASSERT_TRUE(met) << cluster_->LogTails();
+    ApplyOk("small.yaml", PodYaml("small", small));
+    ASSERT_NO_FATAL_FAILURE(WaitReady("big"));
+    ASSERT_NO_FATAL_FAILURE(WaitReady("small"));
+    *first = Span("big", big);
+    *second = Span("small", small);
+    ASSERT_TRUE(first->complete() && second->complete());
   }
 
   TempDir data_{"pf-rules-"};
@@ -351,9 +373,9 @@ TEST_F(ImageRulesTest, PreloadedImageServesNeverAndIfNotPresentWithoutTheRegistr
   ASSERT_NO_FATAL_FAILURE(StartCluster(kFastRetries));
   const std::string image = Image("pf/sidecar:1.0");
   TempDir layout("pf-layout-");
-  CommandResult copied = testing::RunCommand(
-      "skopeo copy --quiet --src-tls-verify=false docker://" + image + " " +
-      testing::ShellQuote("oci:" + layout.path() + "/img:" + image) + " 2>&1");
+  CommandResult copied =
+      testing::RunCommand("skopeo copy --quiet --src-tls-verify=false docker://" + image + " " +
+                          testing::ShellQuote("oci:" + layout.path() + "/img:" + image) + " 2>&1");
   ASSERT_EQ(copied.exit_code, 0) << copied.output;
   auto gets_before = registry().AccessLogCount("GET", "/v2/pf/sidecar/");
   ASSERT_TRUE(gets_before.ok());
@@ -393,21 +415,8 @@ TEST_F(ImageRulesTest, InvalidReferenceGivesInvalidImageNameWithTheReason) {
 
 // Serial (the kubelet's default): a second pod's pull starts only after the first one ended.
 TEST_F(ImageRulesTest, SerialPullsRunOneAtATimeInArrivalOrder) {
-  ASSERT_NO_FATAL_FAILURE(StartProxy());
-  ASSERT_NO_FATAL_FAILURE(StartCluster(std::string(kFastRetries) + KubeletConfig(true, 0)));
-  const std::string big = SlowImage("pf/big:1.0");
-  const std::string small = SlowImage("pf/app:v1");
-  ApplyOk("big.yaml", PodYaml("big", big));
-  bool met = false;
-  WaitPod("big", [&](const json&) { return HasEvent("big", "Pulling", big); }, &met);
-  ASSERT_TRUE(met) << cluster_->LogTails();
-  ApplyOk("small.yaml", PodYaml("small", small));
-  ASSERT_NO_FATAL_FAILURE(WaitReady("big"));
-  ASSERT_NO_FATAL_FAILURE(WaitReady("small"));
-
-  const PullSpan first = Span("big", big);
-  const PullSpan second = Span("small", small);
-  ASSERT_TRUE(first.complete() && second.complete());
+  PullSpan first, second;
+  ASSERT_NO_FATAL_FAILURE(BigThenSmall(true, 0, &first, &second));
   // The small pull was asked for while the big one ran, and its transfer began only after the
   // big one ended (event times and transfer times are rounded to the millisecond).
   EXPECT_LT(second.queued_ms, first.end_ms);
@@ -417,21 +426,8 @@ TEST_F(ImageRulesTest, SerialPullsRunOneAtATimeInArrivalOrder) {
 // Parallel (serializeImagePulls: false): a small image of another pod finishes while a long pull
 // is still running.
 TEST_F(ImageRulesTest, ParallelPullsOfDifferentPodsOverlap) {
-  ASSERT_NO_FATAL_FAILURE(StartProxy());
-  ASSERT_NO_FATAL_FAILURE(StartCluster(std::string(kFastRetries) + KubeletConfig(false, 2)));
-  const std::string big = SlowImage("pf/big:1.0");
-  const std::string small = SlowImage("pf/app:v1");
-  ApplyOk("big.yaml", PodYaml("big", big));
-  bool met = false;
-  WaitPod("big", [&](const json&) { return HasEvent("big", "Pulling", big); }, &met);
-  ASSERT_TRUE(met) << cluster_->LogTails();
-  ApplyOk("small.yaml", PodYaml("small", small));
-  ASSERT_NO_FATAL_FAILURE(WaitReady("big"));
-  ASSERT_NO_FATAL_FAILURE(WaitReady("small"));
-
-  const PullSpan first = Span("big", big);
-  const PullSpan second = Span("small", small);
-  ASSERT_TRUE(first.complete() && second.complete());
+  PullSpan first, second;
+  ASSERT_NO_FATAL_FAILURE(BigThenSmall(false, 2, &first, &second));
   EXPECT_LT(second.end_ms, first.end_ms) << "the small pull waited for the big one";
 }
 
@@ -492,7 +488,8 @@ TEST_F(ImageRulesTest, PresentImageIsNotStuckBehindALongPull) {
   const std::string big = SlowImage("pf/big:1.0");
   ApplyOk("big.yaml", PodYaml("big", big));
   bool met = false;
-  WaitPod("big", [&](const json&) { return HasEvent("big", "Pulling", big); }, &met);
+  WaitPod(
+      "big", [&](const json&) { return HasEvent("big", "Pulling", big); }, &met);
   ASSERT_TRUE(met) << cluster_->LogTails();
   ApplyOk("quick.yaml", PodYaml("quick", present));
   ASSERT_NO_FATAL_FAILURE(WaitReady("quick"));
