@@ -297,6 +297,16 @@ Json SpecJson(const pb::PodSpec& spec) {
     json["nodeSelector"] = std::map<std::string, std::string>(spec.node_selector().begin(),
                                                               spec.node_selector().end());
   }
+  if (!spec.image_volumes().empty()) {
+    // Only image volumes are kept (see kube/manifests.h), in the v1 shape.
+    Json volumes = Json::array();
+    for (const auto& volume : spec.image_volumes()) {
+      Json image = {{"reference", volume.reference()}};
+      if (!volume.pull_policy().empty()) image["pullPolicy"] = volume.pull_policy();
+      volumes.push_back({{"name", volume.name()}, {"image", image}});
+    }
+    json["volumes"] = volumes;
+  }
   return json;
 }
 
@@ -320,6 +330,11 @@ Json PodStatusJson(const pb::PodStatus& status) {
   }
   if (!status.init_container_statuses().empty()) {
     json["initContainerStatuses"] = StatusesJson(status.init_container_statuses());
+  }
+  // Not a v1 field: Kubernetes has no status for image volumes, pullfleet reports their pulls
+  // like containers' (readers of v1 ignore unknown fields).
+  if (!status.image_volume_statuses().empty()) {
+    json["imageVolumeStatuses"] = StatusesJson(status.image_volume_statuses());
   }
   return json;
 }
@@ -433,6 +448,12 @@ std::string PodStatusText(const pb::Pod& pod) {
   const pb::PodStatus& status = pod.status();
   if (status.init_container_statuses().empty() && status.container_statuses().empty()) {
     return PhaseOrPending(pod);
+  }
+
+  // Image volumes are pulled before any container can start: a failed one decides.
+  for (const auto& volume : status.image_volume_statuses()) {
+    const std::string reason = WaitingReason(&volume);
+    if (!reason.empty() && reason != "ContainerCreating") return reason;
   }
 
   // Init containers run in order: the first one not ready decides.

@@ -34,6 +34,30 @@ void DefaultContainers(google::protobuf::RepeatedPtrField<pb::Container>* contai
   }
 }
 
+// volumes[].image.pullPolicy has the containers' default (the API server's
+// SetDefaults_ImageVolumeSource); AlwaysPullImages sets it to Always too.
+void DefaultImageVolumes(google::protobuf::RepeatedPtrField<pb::ImageVolume>* volumes,
+                         const google::protobuf::RepeatedPtrField<pb::ImageVolume>* previous,
+                         const AdmissionOptions& options) {
+  for (auto& volume : *volumes) {
+    if (options.always_pull_images) {
+      volume.set_pull_policy("Always");
+      continue;
+    }
+    if (!volume.pull_policy().empty()) continue;
+    if (previous != nullptr) {
+      for (const auto& old : *previous) {
+        if (old.name() == volume.name() && !old.pull_policy().empty()) {
+          volume.set_pull_policy(old.pull_policy());
+        }
+      }
+      if (!volume.pull_policy().empty()) continue;
+    }
+    volume.set_pull_policy(
+        std::string(image::ToString(image::DefaultPullPolicy(volume.reference()))));
+  }
+}
+
 }  // namespace
 
 void DefaultPodSpec(pb::PodSpec* spec, const pb::PodSpec* previous,
@@ -42,6 +66,8 @@ void DefaultPodSpec(pb::PodSpec* spec, const pb::PodSpec* previous,
                     previous ? &previous->init_containers() : nullptr, options);
   DefaultContainers(spec->mutable_containers(), previous ? &previous->containers() : nullptr,
                     options);
+  DefaultImageVolumes(spec->mutable_image_volumes(),
+                      previous ? &previous->image_volumes() : nullptr, options);
 }
 
 std::string RandomSuffix(std::mt19937_64& rng, size_t length) {

@@ -14,9 +14,9 @@ struct AdmissionOptions {
   bool always_pull_images = false;
 };
 
-// Defaults a new pod once: namespace, pull policy of every container (the API server's
-// rule), or Always for all with AlwaysPullImages. `previous`, when given, is the stored
-// version of the same object: a policy it already holds is kept when the new spec omits it
+// Defaults a new pod once: namespace, pull policy of every container and image volume (the
+// API server's rule), or Always for all with AlwaysPullImages. `previous`, when given, is the
+// stored version of the same object: a policy it already holds is kept when the new spec omits it
 // (re-applying does not redefault).
 void DefaultPodSpec(pb::PodSpec* spec, const pb::PodSpec* previous, const AdmissionOptions& options);
 

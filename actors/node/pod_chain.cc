@@ -1,11 +1,13 @@
-// A pod chain: one per pod on a node. It walks the pod's containers in order, init
-// containers first, and makes each image present as the kubelet's image manager would:
-// parse the name, apply the pull policy, honour ImagePullBackOff, resolve credentials, and
+// A pod chain: one per pod on a node. It walks the pod's images in order, image volumes
+// first (the kubelet pulls them while it sets up the pod, before any container), then init
+// containers, then containers, and makes each image present as the kubelet's image manager
+// would: parse the name, apply the pull policy, honour ImagePullBackOff, resolve credentials, and
 // ask the node's pull queue. A chain has at most one request in flight, so one pod never
 // has two pulls at once.
 //
 // Each walk over the containers is a pass. An init container that fails ends the pass
-// (later containers wait for it); an app container that fails does not stop the others.
+// (later containers wait for it); an app container or image volume that fails does not stop
+// the others.
 // A pass that leaves containers not ready schedules the next one: soon after a fresh
 // failure (then the container shows ImagePullBackOff), when a backoff ends, or later for
 // ErrImageNeverPull. Every change is reported to the node agent with its new events.
@@ -39,8 +41,10 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 }
 
 struct Step {
+  // For an image volume: its name, reference and pullPolicy in a container's fields.
   pb::Container container;
   bool init = false;
+  bool volume = false;
   pb::ContainerStatus* status = nullptr;  // points into ChainState::status
 };
 
@@ -86,7 +90,9 @@ void AddEvent(ChainActor* self, std::string_view type, std::string_view reason,
 void UpdateConditions(ChainState& st) {
   std::string not_ready;
   for (const auto& step : st.steps) {
-    if (!step.status->ready()) not_ready += (not_ready.empty() ? "" : " ") + step.container.name();
+    if (step.status->ready()) continue;
+    not_ready += (not_ready.empty() ? "" : " ") +
+                 (step.volume ? "volume:" + step.container.name() : step.container.name());
   }
   const std::string value = not_ready.empty() ? "True" : "False";
   st.status.set_phase("Pending");
@@ -463,6 +469,14 @@ pb::ContainerStatus MakeStatus(const pb::Container& container) {
 }
 
 void BuildSteps(ChainState& st) {
+  std::vector<pb::Container> volumes;
+  for (const auto& v : st.pod.spec().image_volumes()) {
+    pb::Container& as_container = volumes.emplace_back();
+    as_container.set_name(v.name());
+    as_container.set_image(v.reference());
+    as_container.set_image_pull_policy(v.pull_policy());
+    *st.status.add_image_volume_statuses() = MakeStatus(as_container);
+  }
   for (const auto& c : st.pod.spec().init_containers()) {
     *st.status.add_init_container_statuses() = MakeStatus(c);
   }
@@ -470,12 +484,16 @@ void BuildSteps(ChainState& st) {
     *st.status.add_container_statuses() = MakeStatus(c);
   }
   int i = 0;
+  for (const auto& v : volumes) {
+    st.steps.push_back(Step{v, false, true, st.status.mutable_image_volume_statuses(i++)});
+  }
+  i = 0;
   for (const auto& c : st.pod.spec().init_containers()) {
-    st.steps.push_back(Step{c, true, st.status.mutable_init_container_statuses(i++)});
+    st.steps.push_back(Step{c, true, false, st.status.mutable_init_container_statuses(i++)});
   }
   i = 0;
   for (const auto& c : st.pod.spec().containers()) {
-    st.steps.push_back(Step{c, false, st.status.mutable_container_statuses(i++)});
+    st.steps.push_back(Step{c, false, false, st.status.mutable_container_statuses(i++)});
   }
 }
 

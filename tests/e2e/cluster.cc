@@ -127,6 +127,7 @@ Cluster::~Cluster() {
 std::vector<std::string> Cluster::NodeNames() const {
   std::vector<std::string> names;
   for (int i = 1; i <= options_.nodes; ++i) names.push_back("node-" + std::to_string(i));
+  names.insert(names.end(), added_nodes_.begin(), added_nodes_.end());
   return names;
 }
 
@@ -189,12 +190,34 @@ Status Cluster::WaitReady() {
       if (!(words >> name >> state)) continue;
       for (const auto& want : NodeNames()) ready += (name == want && state == "Ready") ? 1 : 0;
     }
-    if (nodes.exit_code == 0 && ready == options_.nodes) return Status::Ok();
+    if (nodes.exit_code == 0 && ready == static_cast<int>(NodeNames().size())) {
+      return Status::Ok();
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return Error(ErrorCode::kTimeout, "cluster not ready after " +
                                         std::to_string(kReadyTimeout.count()) +
                                         " s; last `get nodes`:\n" + last + "\n" + LogTails());
+}
+
+Status Cluster::AddNode(const std::string& name, const std::string& node_config_yaml) {
+  if (options_.mode != ClusterMode::kProcesses) {
+    return Error(ErrorCode::kInvalidArgument, "Cluster::AddNode: only in ClusterMode::kProcesses");
+  }
+  const std::string data = options_.data_dir + "/nodes/" + name;
+  Process node{name,
+               {binary_, "node", "--name", name, "--coordinator", server_, "--data", data},
+               options_.data_dir + "/logs/" + name + ".log"};
+  if (!node_config_yaml.empty()) {
+    const std::string config_file = options_.data_dir + "/node-config-" + name + ".yaml";
+    std::ofstream(config_file) << node_config_yaml;
+    node.argv.push_back("--config");
+    node.argv.push_back(config_file);
+  }
+  added_nodes_.push_back(name);
+  processes_.push_back(std::move(node));
+  if (Status launched = Launch(processes_.back()); !launched.ok()) return launched;
+  return WaitReady();
 }
 
 Status Cluster::Stop(int signal, std::chrono::milliseconds grace) {

@@ -54,6 +54,7 @@ class Cluster {
   const ClusterOptions& options() const { return options_; }
   // "127.0.0.1:PORT" of the coordinator's client API.
   const std::string& server() const { return server_; }
+  // node-1..node-N, then the nodes of AddNode.
   std::vector<std::string> NodeNames() const;
   // The OCI layout folder of a node's content store.
   std::string StoreDir(const std::string& node) const;
@@ -65,6 +66,11 @@ class Cluster {
   Status Stop(int signal, std::chrono::milliseconds grace = std::chrono::seconds(10));
   // Starts the processes again (after Stop) on the same ports and data, and waits until ready.
   Status Restart();
+
+  // kProcesses only: starts one more `pullfleet node` process named `name` (data in
+  // DATA/nodes/NAME, its own node config `node_config_yaml`, empty: the defaults) and waits
+  // until every node, this one too, is Ready. Stop() and Restart() include it from then on.
+  Status AddNode(const std::string& name, const std::string& node_config_yaml);
 
   // Runs `pullfleet ARGS --server SERVER` (ARGS are shell words, already quoted).
   testing::CommandResult Client(const std::string& args) const;
@@ -91,6 +97,7 @@ class Cluster {
   std::string binary_;
   std::string server_;
   std::vector<Process> processes_;  // coordinator (if separate) first, then the nodes
+  std::vector<std::string> added_nodes_;  // by AddNode, after node-1..node-N
 };
 
 // Polls `condition` every `interval` until it is true or `timeout` passes; returns its last
