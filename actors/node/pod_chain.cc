@@ -468,6 +468,8 @@ pb::ContainerStatus MakeStatus(const pb::Container& container) {
   return status;
 }
 
+// Known shortcoming: volumeMounts are not read, so a failed image volume holds back no
+// container; in the kubelet the containers that mount it cannot start.
 void BuildSteps(ChainState& st) {
   std::vector<pb::Container> volumes;
   for (const auto& v : st.pod.spec().image_volumes()) {
