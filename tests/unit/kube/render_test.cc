@@ -137,6 +137,19 @@ std::vector<StatusCase> StatusCases() {
     add("missing_status_is_not_ready", pod, "Pending");
   }
   {
+    pb::Pod pod = MakePod({"i"}, {"a"});
+    *pod.mutable_status()->add_image_volume_statuses() = Waiting("assets", "ErrImageNeverPull");
+    *pod.mutable_status()->add_init_container_statuses() = Ready("i", "r@sha256:1");
+    *pod.mutable_status()->add_container_statuses() = Ready("a", "r@sha256:1");
+    add("image_volume_failure_first", pod, "ErrImageNeverPull");
+  }
+  {
+    pb::Pod pod = MakePod({}, {"a"});
+    *pod.mutable_status()->add_image_volume_statuses() = Waiting("assets", "ContainerCreating");
+    *pod.mutable_status()->add_container_statuses() = Waiting("a", "ErrImagePull");
+    add("image_volume_being_pulled", pod, "ErrImagePull");
+  }
+  {
     pb::Pod pod = MakePod({"i"}, {"a", "b"});
     *pod.mutable_status()->add_init_container_statuses() = Ready("i", "r@sha256:1");
     *pod.mutable_status()->add_container_statuses() = Ready("b", "r@sha256:2");
@@ -286,6 +299,23 @@ TEST(PodListJson, KubernetesShape) {
   const Json& main = loader["status"]["containerStatuses"][0];
   EXPECT_EQ(main["state"]["waiting"]["reason"], "PodInitializing");
   EXPECT_FALSE(main["state"]["waiting"].contains("message"));
+}
+
+TEST(PodListJson, ImageVolumesInSpecAndStatus) {
+  pb::PodList list;
+  pb::Pod& pod = *list.add_items() = MakePod({}, {"a"});
+  pb::ImageVolume* volume = pod.mutable_spec()->add_image_volumes();
+  volume->set_name("assets");
+  volume->set_reference("registry.example.com/assets:2.0");
+  volume->set_pull_policy("IfNotPresent");
+  *pod.mutable_status()->add_image_volume_statuses() = Waiting("assets", "ImagePullBackOff", "m");
+  const Json json = Json::parse(PodListJson(list));
+  const Json& item = json["items"][0];
+  EXPECT_EQ(item["spec"]["volumes"], Json::parse(R"([{"name": "assets", "image": {"reference":
+                "registry.example.com/assets:2.0", "pullPolicy": "IfNotPresent"}}])"));
+  EXPECT_EQ(item["status"]["imageVolumeStatuses"][0]["name"], "assets");
+  EXPECT_EQ(item["status"]["imageVolumeStatuses"][0]["state"]["waiting"]["reason"],
+            "ImagePullBackOff");
 }
 
 TEST(PodListJson, InvalidUtf8DoesNotThrow) {
