@@ -44,11 +44,15 @@ Result<node::NodeConfig> LoadConfigOrDefault(const std::string& path) {
 }
 
 Result<std::shared_ptr<credentials::CredentialProviders>> LoadProviders(
-    const node::NodeConfig& config) {
+    const node::NodeConfig& config, const metrics::NodeMetrics& node_metrics) {
   auto provider_config = credentials::LoadCredentialProviderConfig(config.credential_provider_config);
   if (!provider_config.ok()) return provider_config.error();
   credentials::CredentialProvidersOptions options;
   options.bin_dir = config.credential_provider_bin_dir;
+  // Every plugin run feeds the kubelet's kubelet_credential_provider_plugin_* metrics.
+  options.on_run = [node_metrics](const std::string& provider, double seconds, bool ok) {
+    node_metrics.PluginRan(provider, seconds, ok);
+  };
   auto providers =
       credentials::CredentialProviders::Create(std::move(provider_config).value(), options);
   if (!providers.ok()) return providers.error();
@@ -77,10 +81,14 @@ Result<actors::NodeContextPtr> MakeNodeContext(const std::string& name,
 
   // As the kubelet does, a node whose credential provider config is invalid does not start.
   if (!config.credential_provider_config.empty()) {
-    auto providers = LoadProviders(config);
+    auto providers = LoadProviders(config, context->metrics);
     if (!providers.ok()) return std::move(providers).error().Wrap("node " + name);
     context->providers = std::move(providers).value();
   }
+
+  context->registry_observer = std::make_shared<actors::RegistryMetrics>(context->metrics);
+  context->images->ObserveWrites(
+      [node_metrics = context->metrics](double seconds) mutable { node_metrics.DbWrite(seconds); });
   return context;
 }
 
@@ -95,6 +103,7 @@ Result<caf::actor> StartCoordinator(caf::actor_system& system, const std::string
   if (ec) return Error(ErrorCode::kIo, "create " + db_dir.string() + ": " + ec.message());
   auto db = persistence::RecordDb::Open(db_dir.string());
   if (!db.ok()) return std::move(db).error().Wrap("coordinator");
+  (*db)->set_write_observer([&metrics](double seconds) { metrics.CoordinatorDbWrite(seconds); });
   auto sealer = persistence::Sealer::LoadOrCreate(
       (std::filesystem::path(data_dir) / "secrets.key").string());
   if (!sealer.ok()) return std::move(sealer).error().Wrap("coordinator");

@@ -33,6 +33,7 @@ enum class ErrorCode {
   kIo,                  // local file system or database failure
   kCancelled,           // the caller asked the work to stop
   kInternal,            // a bug: an invariant did not hold
+  kStalled,             // a node's pull moved no byte for stallTimeoutSeconds and was cancelled
 };
 
 // Stable lowercase name of a code, for logs and metric labels ("not_found").

@@ -360,8 +360,14 @@ Result<DockerKeyring> CredentialProviders::ProvideOne(size_t index, const image:
 
   // This caller leads: run the plugin outside the lock.
   runtime_->exec_count.fetch_add(1);
+  const auto started = std::chrono::steady_clock::now();
   Result<ExecOutcome> outcome =
       ExecProvider(provider, options_.bin_dir, options_.exec_timeout, image);
+  if (options_.on_run) {
+    options_.on_run(provider.name,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                    outcome.ok());
+  }
   Result<DockerKeyring> result = outcome.ok() ? Result<DockerKeyring>(outcome->keyring)
                                               : Result<DockerKeyring>(outcome.error());
   {

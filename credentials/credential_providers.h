@@ -55,6 +55,10 @@ struct CredentialProvidersOptions {
   std::function<std::chrono::steady_clock::time_point()> now = [] {
     return std::chrono::steady_clock::now();
   };
+  // Told after every plugin run: the provider's name, how long it ran in seconds (measured on
+  // the steady clock, not `now`) and whether it gave a usable answer. For the kubelet's
+  // kubelet_credential_provider_plugin_* metrics; may be empty. Called from the caller's thread.
+  std::function<void(const std::string& provider, double seconds, bool ok)> on_run;
 };
 
 // What the providers matching one image gave.

@@ -37,6 +37,12 @@ class LocalImages {
   // Records a pulled image (after its blobs were committed to the store).
   Status Record(const pb::ImageRecord& record);
 
+  // Reports the latency of every write to the image database (see RecordDb); set before the
+  // node's actors start.
+  void ObserveWrites(persistence::RecordDb::WriteObserver observer) {
+    db_->set_write_observer(std::move(observer));
+  }
+
   // Every recorded image, complete or not, in key order.
   std::vector<pb::ImageRecord> List() const;
 

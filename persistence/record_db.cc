@@ -11,7 +11,9 @@ Error IoError(std::string_view what, const rocksdb::Status& status) {
   return Error(ErrorCode::kIo, std::string(what) + ": " + status.ToString());
 }
 
-rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+rocksdb::Slice ToSlice(std::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
 
 }  // namespace
 
@@ -33,14 +35,25 @@ Result<std::unique_ptr<RecordDb>> RecordDb::Open(const std::string& path) {
   return std::unique_ptr<RecordDb>(new RecordDb(std::unique_ptr<rocksdb::DB>(raw), path));
 }
 
+void RecordDb::Observe(std::chrono::steady_clock::time_point started) const {
+  if (!write_observer_) return;
+  write_observer_(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
 Status RecordDb::Put(std::string_view key, const google::protobuf::MessageLite& record) {
-  auto status = db_->Put(rocksdb::WriteOptions(), ToSlice(key), record.SerializeAsString());
+  const std::string value = record.SerializeAsString();
+  const auto started = std::chrono::steady_clock::now();
+  auto status = db_->Put(rocksdb::WriteOptions(), ToSlice(key), value);
+  Observe(started);
   if (!status.ok()) return IoError("write " + std::string(key), status);
   return Status::Ok();
 }
 
 Status RecordDb::Delete(std::string_view key) {
+  const auto started = std::chrono::steady_clock::now();
   auto status = db_->Delete(rocksdb::WriteOptions(), ToSlice(key));
+  Observe(started);
   if (!status.ok()) return IoError("delete " + std::string(key), status);
   return Status::Ok();
 }
@@ -51,8 +64,8 @@ Status RecordDb::Get(std::string_view key, google::protobuf::MessageLite* record
   if (status.IsNotFound()) return Error(ErrorCode::kNotFound, "no record " + std::string(key));
   if (!status.ok()) return IoError("read " + std::string(key), status);
   if (!record->ParseFromString(value)) {
-    return Error(ErrorCode::kIo, "record " + std::string(key) + " does not parse as " +
-                                     record->GetTypeName());
+    return Error(ErrorCode::kIo,
+                 "record " + std::string(key) + " does not parse as " + record->GetTypeName());
   }
   return Status::Ok();
 }
@@ -87,7 +100,9 @@ Status RecordDb::Commit(const Batch& batch) {
       write_batch.Put(op.key, op.value);
     }
   }
+  const auto started = std::chrono::steady_clock::now();
   auto status = db_->Write(rocksdb::WriteOptions(), &write_batch);
+  Observe(started);
   if (!status.ok()) return IoError("write batch of " + std::to_string(batch.ops_.size()), status);
   return Status::Ok();
 }

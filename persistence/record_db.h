@@ -11,6 +11,7 @@
 
 #include <google/protobuf/message_lite.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -58,11 +59,19 @@ class RecordDb {
   };
   Status Commit(const Batch& batch);
 
+  // Told the duration in seconds of every write (Put, Delete, Commit), for metrics. Set it
+  // once, before the database is shared between threads; the callback must be thread-safe.
+  using WriteObserver = std::function<void(double seconds)>;
+  void set_write_observer(WriteObserver observer) { write_observer_ = std::move(observer); }
+
   const std::string& path() const { return path_; }
 
  private:
   RecordDb(std::unique_ptr<rocksdb::DB> db, std::string path);
+  void Observe(std::chrono::steady_clock::time_point started) const;
+
   std::unique_ptr<rocksdb::DB> db_;
+  WriteObserver write_observer_;
   std::string path_;
 };
 

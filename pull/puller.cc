@@ -77,6 +77,7 @@ registry::ClientOptions ClientOptionsFor(const PullOptions& options,
   o.stall_timeout_s = options.stall_timeout_s;
   o.cancel = options.cancel;
   o.abort = abort;
+  o.observer = options.observer;
   return o;
 }
 
@@ -115,6 +116,7 @@ class PullRun {
   std::atomic<int64_t> bytes_downloaded_{0};
   std::atomic<int> blobs_downloaded_{0};
   std::atomic<int> blobs_raced_{0};  // committed by a concurrent pull while we waited
+  std::atomic<int64_t> bytes_raced_{0};
   std::mutex error_mu_;
   std::optional<Error> first_error_;
 };
@@ -192,6 +194,7 @@ Status PullRun::FetchOne(registry::Client& client, const store::Descriptor& blob
     if (!ingest.ok()) return ingest.error();
     if ((*ingest)->already_present()) {
       ++blobs_raced_;
+      bytes_raced_ += blob.size;
       return Status::Ok();
     }
     int64_t start = (*ingest)->offset();
@@ -310,6 +313,7 @@ Result<PullResult> PullRun::Run() {
     initial.bytes_total += d.size;
     if (store_.Has(d.digest)) {
       ++result.blobs_reused;
+      result.bytes_reused += d.size;
       initial.bytes_done += d.size;
       if (layer_digests.count(d.digest)) ++initial.layers_done;
     } else {
@@ -323,6 +327,7 @@ Result<PullResult> PullRun::Run() {
   result.bytes_downloaded = bytes_downloaded_;
   result.blobs_downloaded = blobs_downloaded_;
   result.blobs_reused += blobs_raced_;
+  result.bytes_reused += bytes_raced_;
 
   // Manifests last: a stored manifest promises that its blobs are present.
   if (Status st = store_.WriteBlob(resolved->child.digest, resolved->child.body); !st.ok()) {
@@ -447,6 +452,7 @@ Result<PullResult> Puller::FindLocal(std::string_view digest,
                    "blob " + d.digest + " of image " + root + " is not in the store");
     }
     ++result.blobs_reused;
+    result.bytes_reused += d.size;
   }
   return result;
 }

@@ -56,6 +56,8 @@ struct PullOptions {
   const std::atomic<bool>* cancel = nullptr;
   // Called from the pulling threads, at most every few hundred milliseconds.
   std::function<void(const Progress&)> on_progress;
+  // Told about every registry response and token fetch (metrics); may be null. Not owned.
+  registry::ClientObserver* observer = nullptr;
 };
 
 struct PullResult {
@@ -67,6 +69,9 @@ struct PullResult {
   std::vector<std::string> layer_digests;
   int64_t image_size = 0;  // config + layers, as described by the manifest
   int64_t bytes_downloaded = 0;
+  // Bytes of the image's blobs that were already in the store (or arrived there from a
+  // concurrent pull while this one waited), so not downloaded by this pull.
+  int64_t bytes_reused = 0;
   int blobs_downloaded = 0;
   int blobs_reused = 0;
   std::string credential_source;  // which candidate worked; empty for anonymous

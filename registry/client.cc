@@ -389,9 +389,11 @@ class Client::Impl {
           scheme_ = "http";
           continue;
         }
+        Observe(0);
         return st;
       }
       if (scheme_.empty()) scheme_ = scheme;
+      Observe(resp.status);
 
       if (resp.status >= 200 && resp.status < 300) return Status::Ok();
       if (resp.status != 401) {
@@ -454,6 +456,10 @@ class Client::Impl {
 
   bool HasCredentials() const { return !options_.credentials.username.empty(); }
 
+  void Observe(long status) {
+    if (options_.observer) options_.observer->OnRegistryResponse(options_.domain, status);
+  }
+
   std::string BasicHeader() const {
     return "Authorization: Basic " +
            Base64(options_.credentials.username + ":" + options_.credentials.password);
@@ -469,6 +475,7 @@ class Client::Impl {
     auto ask = scope_override_.find(scope);
     std::string want = ask == scope_override_.end() ? scope : ask->second;
     auto reply = FetchToken(want);
+    if (options_.observer) options_.observer->OnTokenFetch(options_.domain, reply.ok());
     if (!reply.ok()) return reply.error().Wrap("get token from " + RealmForMessages());
     auto expires = Clock::now() + std::chrono::seconds(reply->expires_in_s) - kTokenMargin;
     tokens_[scope] = CachedToken{reply->token, expires};

@@ -46,6 +46,19 @@ struct HostOptions {
   std::string client_key_file;
 };
 
+// What a Client reports about its exchanges, for metrics. Called on the Client's own thread,
+// so an implementation must be thread-safe when several Clients share it (prometheus-cpp
+// metrics are). `domain` is ClientOptions::domain; nothing here carries a credential.
+class ClientObserver {
+ public:
+  virtual ~ClientObserver() = default;
+  // One request to the registry ended: `status` is the final HTTP status after redirects, or
+  // 0 when no answer came (connect, TLS or transfer failure, stall, cancel).
+  virtual void OnRegistryResponse(std::string_view domain, long status) = 0;
+  // One token was fetched from the registry's token realm, or the fetch failed.
+  virtual void OnTokenFetch(std::string_view domain, bool ok) = 0;
+};
+
 // Basic credentials; an empty username means anonymous.
 struct Credentials {
   std::string username;
@@ -65,6 +78,8 @@ struct ClientOptions {
   // A second stop flag, checked like `cancel` (also kCancelled): the puller raises it to stop
   // sibling transfers once one blob of the image has failed.
   const std::atomic<bool>* abort = nullptr;
+  // Told about every response and token fetch; may be null. Not owned.
+  ClientObserver* observer = nullptr;
 };
 
 struct ManifestHead {

@@ -39,7 +39,9 @@ tests/rig/build-images.sh --env "$WORK/registry/env" --cache "$ROOT/.cache/rig" 
 # The default client address when it is free, so plain `pullfleet get pods` works.
 SERVER=127.0.0.1:7400
 if (exec 3<>/dev/tcp/127.0.0.1/7400) 2>/dev/null; then SERVER=127.0.0.1:$(free_port); fi
-METRICS=127.0.0.1:$(free_port)
+# deploy/prometheus/prometheus.yml scrapes 127.0.0.1:9400: use it unless it is taken.
+METRICS=127.0.0.1:9400
+if (exec 3<>/dev/tcp/127.0.0.1/9400) 2>/dev/null; then METRICS=127.0.0.1:$(free_port); fi
 
 UP_PID=
 cleanup() {

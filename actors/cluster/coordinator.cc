@@ -11,6 +11,7 @@
 
 #include "actors/cluster/admission.h"
 #include "actors/cluster/controllers.h"
+#include "actors/common/pod_metrics.h"
 #include "actors/common/protocol.h"
 #include "caf/all.hpp"
 
@@ -57,6 +58,7 @@ struct CoordinatorState {
   std::map<std::string, pb::RuntimeClass> runtime_classes;     // by name
   std::map<std::string, pb::Namespace> namespaces;             // by name
   std::mt19937_64 rng{std::random_device{}()};
+  std::chrono::steady_clock::time_point cluster_metrics_at{};  // last PublishClusterMetrics
   static inline const char* name = "coordinator";
 };
 
@@ -456,6 +458,24 @@ void MergeEvents(pb::Pod& pod, const pb::PodStatusReport& report) {
   if (excess > 0) pod.mutable_events()->DeleteSubrange(0, excess);
 }
 
+// The cluster totals (pods by ImagesReady, pods by waiting reason), at most once a second:
+// status reports arrive several times a second per pulling pod, and a scrape interval is
+// longer than that. Known shortcoming: a deleted pod leaves the totals at the next report.
+void PublishClusterMetrics(CoordinatorState& st) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!st.options.metrics || now - st.cluster_metrics_at < std::chrono::seconds(1)) return;
+  st.cluster_metrics_at = now;
+  WaitingCounts waiting = ZeroWaitingCounts();
+  int64_t ready = 0;
+  for (const auto& [key, pod] : st.pods) {
+    CountWaiting(pod.status(), waiting);
+    ready += ImagesReady(pod.status()) ? 1 : 0;
+  }
+  for (const auto& [reason, pods] : waiting) st.options.metrics->SetClusterPodsWaiting(reason, pods);
+  st.options.metrics->SetClusterPods(true, ready);
+  st.options.metrics->SetClusterPods(false, static_cast<int64_t>(st.pods.size()) - ready);
+}
+
 void OnStatusReport(CoordinatorActor* self, const pb::PodStatusReport& report) {
   auto& st = self->state;
   auto it = st.pods.find(PodKey(report.namespace_(), report.name()));
@@ -464,6 +484,7 @@ void OnStatusReport(CoordinatorActor* self, const pb::PodStatusReport& report) {
   *pod.mutable_status() = report.status();
   MergeEvents(pod, report);
   PersistPod(st, pod);
+  PublishClusterMetrics(st);
 }
 
 // ---- nodes -------------------------------------------------------------------------------------

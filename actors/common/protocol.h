@@ -77,6 +77,8 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using restarted_atom = caf::atom_constant<caf::atom("restarted")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
+using stall_atom = caf::atom_constant<caf::atom("stall")>;
+using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 
 // Registers every protobuf message type that actors exchange.
 void RegisterMessageTypes(caf::actor_system_config& config);

@@ -22,6 +22,19 @@ struct BackoffState {
 
 using BackoffActor = caf::stateful_actor<BackoffState>;
 
+// Keys in backoff now, for pullfleet_backoffs_active. Counted on every change and on the
+// refresh tick, since an entry leaves its backoff window by time alone.
+void UpdateActiveGauge(BackoffActor* self, NodeContext& context) {
+  const auto now = Clock::now();
+  size_t active = 0;
+  for (const auto& [key, error] : self->state.last_error) {
+    if (self->state.book->IsInBackOffSinceUpdate(key, now)) ++active;
+  }
+  context.metrics.SetBackoffsActive(active);
+}
+
+constexpr auto kGaugeRefresh = std::chrono::seconds(1);
+
 Clock::duration Seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
@@ -36,6 +49,7 @@ caf::behavior Backoff(BackoffActor* self, NodeContextPtr context) {
   self->state.book = std::make_unique<image::Backoff>(Seconds(config.backoff_initial_seconds), max);
   // Forget quiet entries now and then, as the kubelet's periodic GC does.
   self->delayed_send(self, max, tick_atom::value);
+  self->delayed_send(self, kGaugeRefresh, refresh_atom::value);
   return {
       // -> (in backoff, milliseconds until retry, last error)
       [=](backoff_atom, const std::string& key) {
@@ -50,13 +64,18 @@ caf::behavior Backoff(BackoffActor* self, NodeContextPtr context) {
         auto& st = self->state;
         st.last_error[key] = error;
         st.book->Next(key, Clock::now());
+        UpdateActiveGauge(self, *context);
+      },
+      [=](refresh_atom) {
+        UpdateActiveGauge(self, *context);
+        self->delayed_send(self, kGaugeRefresh, refresh_atom::value);
       },
       [=](tick_atom) {
         auto& st = self->state;
         st.book->GarbageCollect(Clock::now());
         for (auto it = st.last_error.begin(); it != st.last_error.end();) {
           it = st.book->Get(it->first) == Clock::duration::zero() ? st.last_error.erase(it)
-                                                                   : std::next(it);
+                                                                  : std::next(it);
         }
         self->delayed_send(self, max, tick_atom::value);
       },

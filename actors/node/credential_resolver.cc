@@ -66,26 +66,69 @@ node::CandidateOrigin OriginOf(const NodeContext& context, const image::Referenc
   return origin;
 }
 
+// The sources a lookup consulted, for pullfleet_credential_lookups_total{source,result}: each
+// configured source counts once per lookup, "found" when it gave a credential for the image,
+// "error" when it could not be read (a missing secret, a bad config, a failed plugin), else
+// "none". A node with no source at all counts under source "none".
+struct LookupSources {
+  bool secrets = false, secrets_error = false;
+  bool docker_config = false, docker_config_error = false;
+  bool providers = false, providers_error = false;
+};
+
+void CountLookup(const NodeContext& context, const LookupSources& used,
+                 const std::vector<credentials::AuthConfig>& found) {
+  auto from = [&](credentials::CredentialOrigin origin) {
+    for (const auto& auth : found) {
+      if (auth.origin == origin) return true;
+    }
+    return false;
+  };
+  auto count = [&](bool consulted, bool error, std::string_view source,
+                   credentials::CredentialOrigin origin) {
+    if (!consulted) return;
+    context.metrics.CredentialLookup(source, from(origin) ? "found" : error ? "error" : "none");
+  };
+  count(used.secrets, used.secrets_error, "pull-secrets", credentials::CredentialOrigin::kPullSecret);
+  count(used.docker_config, used.docker_config_error, "docker-config",
+        credentials::CredentialOrigin::kDockerConfig);
+  count(used.providers, used.providers_error, "credential-provider",
+        credentials::CredentialOrigin::kProvider);
+  if (!used.secrets && !used.docker_config && !used.providers) {
+    context.metrics.CredentialLookup("none", "none");
+  }
+}
+
 node::CredentialSet Resolve(const NodeContext& context, const ResolveRequest& request) {
   node::CredentialSet set;
   const image::Reference& ref = request.reference;
+  LookupSources used;
 
   credentials::PodKeyring pod =
       PodSecrets(request.namespace_name, request.secret_names, request.secrets);
   for (const auto& problem : pod.problems) set.problems.push_back(problem.message);
   for (const auto& missing : request.unavailable) set.problems.push_back(missing);
+  used.secrets = !request.secret_names.empty();
+  used.secrets_error = !set.problems.empty();
 
+  const size_t problems_before = set.problems.size();
   credentials::DockerKeyring node_config = NodeDockerConfig(context, set.problems);
+  used.docker_config = !context.config.docker_config_path.empty();
+  used.docker_config_error = set.problems.size() > problems_before;
 
   credentials::DockerKeyring provided;
   if (context.providers) {
     credentials::ProviderAnswer answer = context.providers->Provide(ref);
     for (const auto& problem : answer.problems) set.problems.push_back(problem.message());
+    used.providers = !answer.matched_providers.empty();
+    used.providers_error = !answer.problems.empty();
     provided = std::move(answer.keyring);
   }
 
   auto combined = credentials::CombineKeyrings(pod.keyring, node_config, provided);
-  for (auto& auth : combined.Lookup(ref)) {
+  const std::vector<credentials::AuthConfig> found = combined.Lookup(ref);
+  CountLookup(context, used, found);
+  for (auto& auth : found) {
     pull::CandidateCredential candidate;
     candidate.credentials.username = auth.username;
     candidate.credentials.password = auth.password;

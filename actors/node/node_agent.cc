@@ -8,6 +8,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "actors/common/pod_metrics.h"
 #include "actors/common/protocol.h"
 #include "actors/node/node_actors.h"
 #include "actors/node/node_messages.h"
@@ -25,6 +26,7 @@ constexpr auto kRestartDelayOverBudget = std::chrono::seconds(1);
 struct ChainEntry {
   caf::actor actor;
   pb::Pod pod;
+  pb::PodStatus status;  // as last reported by the chain, for the waiting-pods gauge
 };
 
 struct AgentState {
@@ -134,6 +136,12 @@ void OnDown(AgentActor* self, const caf::down_msg& down) {
   }
 }
 
+void UpdateWaitingGauge(AgentState& st) {
+  WaitingCounts counts = ZeroWaitingCounts();
+  for (const auto& [uid, entry] : st.chains) CountWaiting(entry.status, counts);
+  for (const auto& [reason, pods] : counts) st.context->metrics.SetPodsWaiting(reason, pods);
+}
+
 pb::NodeInfo MakeInfo(const NodeContext& ctx) {
   pb::NodeInfo info;
   info.set_name(ctx.name);
@@ -183,10 +191,14 @@ caf::behavior NodeAgent(AgentActor* self, NodeContextPtr context, caf::actor coo
         self->demonitor(it->second.actor);
         self->send_exit(it->second.actor, caf::exit_reason::user_shutdown);
         st.chains.erase(it);
+        UpdateWaitingGauge(st);
       },
       [=](status_atom, pb::PodStatusReport& report) {
         auto& st = self->state;
-        if (st.chains.count(report.uid()) == 0) return;  // removed meanwhile
+        auto chain = st.chains.find(report.uid());
+        if (chain == st.chains.end()) return;  // removed meanwhile
+        chain->second.status = report.status();
+        UpdateWaitingGauge(st);
         if (st.coordinator) self->send(st.coordinator, status_atom::value, std::move(report));
       },
       // A pod chain asks for its pull secrets before each pull: fresh from the coordinator,

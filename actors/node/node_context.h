@@ -13,8 +13,23 @@
 #include "metrics/metrics.h"
 #include "node/local_images.h"
 #include "node/node_config.h"
+#include "registry/client.h"
 
 namespace pullfleet::actors {
+
+// Counts a node's registry responses and token fetches in its metrics (thread-safe, as the
+// metrics are): transfer threads' registry clients report to it.
+class RegistryMetrics : public registry::ClientObserver {
+ public:
+  explicit RegistryMetrics(metrics::NodeMetrics metrics) : metrics_(std::move(metrics)) {}
+  void OnRegistryResponse(std::string_view domain, long status) override {
+    metrics_.RegistryResponse(domain, status);
+  }
+  void OnTokenFetch(std::string_view domain, bool ok) override { metrics_.TokenFetch(domain, ok); }
+
+ private:
+  metrics::NodeMetrics metrics_;
+};
 
 struct NodeContext {
   std::string name;
@@ -26,6 +41,7 @@ struct NodeContext {
   // Fingerprints of credentials for the image records (node-local key); unset in tests that
   // do not need the credential check.
   std::optional<credentials::CredentialHasher> hasher;
+  std::shared_ptr<registry::ClientObserver> registry_observer;
 };
 
 using NodeContextPtr = std::shared_ptr<NodeContext>;

@@ -5,6 +5,7 @@
 
 #include "caf/allowed_unsafe_message_type.hpp"
 #include "image/reference.h"
+#include "metrics/metrics.h"
 #include "node/pull_job.h"
 #include "pull/puller.h"
 
@@ -12,6 +13,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pullfleet::node::CredentialSet)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pullfleet::node::PullJob)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pullfleet::node::PullOutcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pullfleet::pull::Progress)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pullfleet::metrics::PullProgress)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pullfleet::image::Reference)
 
 #include "actors/node/node_actors.h"

@@ -57,10 +57,10 @@ struct ChainState {
   std::vector<Step> steps;
   std::vector<pb::Event> new_events;
 
-  bool busy = false;       // a step is in progress
-  size_t cursor = 0;       // the step the pass is at
-  uint64_t attempt = 0;    // bumped to abandon a step whose replies must be ignored
-  uint64_t pass_timer = 0; // only the newest scheduled pass runs
+  bool busy = false;        // a step is in progress
+  size_t cursor = 0;        // the step the pass is at
+  uint64_t attempt = 0;     // bumped to abandon a step whose replies must be ignored
+  uint64_t pass_timer = 0;  // only the newest scheduled pass runs
   // Shortest wait any step of this pass asked for before the next pass; nullopt: none.
   std::optional<int64_t> next_pass_ms;
   std::chrono::steady_clock::time_point step_started;
@@ -96,14 +96,14 @@ void UpdateConditions(ChainState& st) {
   }
   const std::string value = not_ready.empty() ? "True" : "False";
   st.status.set_phase("Pending");
-  pb::PodCondition* condition =
-      st.status.conditions_size() > 0 ? st.status.mutable_conditions(0) : st.status.add_conditions();
+  pb::PodCondition* condition = st.status.conditions_size() > 0 ? st.status.mutable_conditions(0)
+                                                                : st.status.add_conditions();
   if (condition->status() != value) condition->set_last_transition_unix_ms(UnixMillis());
   condition->set_type("ImagesReady");
   condition->set_status(value);
   condition->set_reason(not_ready.empty() ? "" : "ImagesNotReady");
-  condition->set_message(not_ready.empty() ? "" : "containers with images not present: [" +
-                                                      not_ready + "]");
+  condition->set_message(
+      not_ready.empty() ? "" : "containers with images not present: [" + not_ready + "]");
 }
 
 void Report(ChainActor* self) {
@@ -145,7 +145,9 @@ void WaitAtMost(ChainState& st, int64_t millis) {
   if (!st.next_pass_ms || millis < *st.next_pass_ms) st.next_pass_ms = millis;
 }
 
-int64_t SecondsToMillis(double seconds) { return static_cast<int64_t>(seconds * 1000.0); }
+int64_t SecondsToMillis(double seconds) {
+  return static_cast<int64_t>(seconds * 1000.0);
+}
 
 void EndPass(ChainActor* self) {
   auto& st = self->state;
@@ -153,8 +155,8 @@ void EndPass(ChainActor* self) {
   Report(self);
   if (!st.next_pass_ms) return;  // every image present, or nothing left to try
   const uint64_t timer = ++st.pass_timer;
-  self->delayed_send(self, milliseconds(std::max<int64_t>(*st.next_pass_ms, 1)),
-                     retry_atom::value, timer);
+  self->delayed_send(self, milliseconds(std::max<int64_t>(*st.next_pass_ms, 1)), retry_atom::value,
+                     timer);
 }
 
 void StartPass(ChainActor* self) {
@@ -183,8 +185,8 @@ void StepDone(ChainActor* self) {
 // the pass is retried soon rather than reported as a pull failure.
 void InternalRetry(ChainActor* self, const caf::error& err) {
   auto& st = self->state;
-  spdlog::warn("node={} pod={}/{} node service did not answer ({}); retrying",
-               st.context->name, st.pod.metadata().namespace_(), st.pod.metadata().name(),
+  spdlog::warn("node={} pod={}/{} node service did not answer ({}); retrying", st.context->name,
+               st.pod.metadata().namespace_(), st.pod.metadata().name(),
                self->system().render(err));
   WaitAtMost(st, SecondsToMillis(st.context->config.resync_seconds));
   StepDone(self);
@@ -192,36 +194,48 @@ void InternalRetry(ChainActor* self, const caf::error& err) {
 
 // ---- the image decision of one step ------------------------------------------------------------
 
+// A download is counted once, by the chain that started it; the kubelet's histogram counts
+// every successful pull a pod waited for, as the kubelet does.
+void RecordPullMetrics(ChainState& st, const node::PullOutcome& outcome, double total_seconds) {
+  auto& m = st.context->metrics;
+  if (outcome.ok) m.KubeletPullDuration(total_seconds, outcome.result.image_size);
+  if (outcome.shared) return;
+  m.PullFinished(outcome.ok, outcome.ok ? "ok" : ErrorCodeName(outcome.code),
+                 outcome.transfer_seconds);
+  if (!outcome.ok) return;
+  m.BytesDownloaded(outcome.result.bytes_downloaded);
+  m.BytesReused(outcome.result.bytes_reused);
+}
+
 void OnPullOutcome(ChainActor* self, const image::Reference& ref, node::PullOutcome& outcome) {
   auto& st = self->state;
   Step& step = st.steps[st.cursor];
   const std::string& image = step.container.image();
   const double total = SecondsSince(st.step_started);
-  if (!outcome.shared) {
-    st.context->metrics.PullFinished(outcome.ok, outcome.ok ? "ok" : ErrorCodeName(outcome.code),
-                                     outcome.transfer_seconds, outcome.result.image_size);
-    if (outcome.ok) {
-      st.context->metrics.BytesDownloaded(outcome.result.bytes_downloaded);
-    }
-  }
+  RecordPullMetrics(st, outcome, total);
   if (outcome.ok) {
     SetReady(step, ref, outcome.result.resolved_digest);
-    AddEvent(self, "Normal", node::kPulledReason,
-             node::PulledMessage(image, outcome.transfer_seconds, total,
-                                 outcome.result.image_size));
-    spdlog::info("node={} pod={}/{} image={} digest={} pulled in {:.3f}s{}", st.context->name,
-                 st.pod.metadata().namespace_(), st.pod.metadata().name(), ref.Normalized(),
-                 outcome.result.resolved_digest, outcome.transfer_seconds,
-                 outcome.shared ? " (shared download)" : "");
+    AddEvent(
+        self, "Normal", node::kPulledReason,
+        node::PulledMessage(image, outcome.transfer_seconds, total, outcome.result.image_size));
+    spdlog::info(
+        "node={} pod={}/{} container={} image={} registry={} digest={} pulled in {:.3f}s "
+        "downloaded={} reused={}{}",
+        st.context->name, st.pod.metadata().namespace_(), st.pod.metadata().name(),
+        step.container.name(), ref.Normalized(), ref.domain, outcome.result.resolved_digest,
+        outcome.transfer_seconds, outcome.result.bytes_downloaded, outcome.result.bytes_reused,
+        outcome.shared ? " (shared download)" : "");
   } else {
     SetWaiting(step, node::kErrImagePull, outcome.error);
+    step.status->clear_progress();
     AddEvent(self, "Warning", node::kFailedReason, node::FailedToPullMessage(image, outcome.error));
     AddEvent(self, "Warning", node::kFailedReason, node::ErrorReasonMessage(node::kErrImagePull));
-    self->send(st.services.backoff, failed_atom::value,
-               st.pod.metadata().uid() + "_" + image, outcome.error);
+    self->send(st.services.backoff, failed_atom::value, st.pod.metadata().uid() + "_" + image,
+               outcome.error);
     WaitAtMost(st, SecondsToMillis(st.context->config.resync_seconds));
-    spdlog::info("node={} pod={}/{} image={} pull failed: {}", st.context->name,
-                 st.pod.metadata().namespace_(), st.pod.metadata().name(), ref.Normalized(),
+    spdlog::info("node={} pod={}/{} container={} image={} registry={} reason={} pull failed: {}",
+                 st.context->name, st.pod.metadata().namespace_(), st.pod.metadata().name(),
+                 step.container.name(), ref.Normalized(), ref.domain, ErrorCodeName(outcome.code),
                  outcome.error);
   }
   StepDone(self);
@@ -244,7 +258,10 @@ void Pull(ChainActor* self, const image::Reference& ref, bool resolve_first,
   job.origins = std::move(credentials.origins);
   job.options.host = config.HostOptionsFor(ref.domain);
   job.options.max_concurrent_blobs = config.max_concurrent_blobs;
-  job.options.stall_timeout_s = config.stall_timeout_seconds;
+  // The pull queue's watchdog cancels a pull that moves no byte for stallTimeoutSeconds and
+  // records it as stalled; curl's own low-speed limit is only a backstop behind it.
+  job.options.stall_timeout_s = 2L * config.stall_timeout_seconds;
+  job.options.observer = st.context->registry_observer.get();
   job.key = node::MakeJobKey(job);
 
   SetWaiting(step, step.init ? node::kPodInitializing : node::kContainerCreating, "");
@@ -420,9 +437,8 @@ void EnsureImage(ChainActor* self) {
   auto policy = image::ParsePullPolicy(step.container.image_pull_policy());
   const auto effective = policy.ok() ? *policy : image::DefaultPullPolicy(image);
   const auto present = st.context->images->Find(*ref, RuntimeHandler(st));
-  const bool pull_required =
-      effective == image::PullPolicy::kAlways ||
-      (effective == image::PullPolicy::kIfNotPresent && !present);
+  const bool pull_required = effective == image::PullPolicy::kAlways ||
+                             (effective == image::PullPolicy::kIfNotPresent && !present);
   st.context->metrics.EnsureImage(image::ToString(effective), present.has_value(), pull_required);
 
   if (!pull_required && present &&
@@ -512,16 +528,16 @@ caf::behavior PodChain(ChainActor* self, NodeContextPtr context, caf::actor agen
       [=](retry_atom, uint64_t timer) {
         if (timer == self->state.pass_timer) StartPass(self);
       },
-      [=](progress_atom, const pull::Progress& progress) {
+      // The pull queue's figures of the running download, the same it sets as metrics.
+      [=](progress_atom, const metrics::PullProgress& progress) {
         auto& st = self->state;
         if (!st.busy || st.cursor >= st.steps.size()) return;
         auto* p = st.steps[st.cursor].status->mutable_progress();
-        const double elapsed = SecondsSince(st.step_started);
         p->set_bytes_done(progress.bytes_done);
         p->set_bytes_total(progress.bytes_total);
         p->set_layers_done(progress.layers_done);
         p->set_layers_total(progress.layers_total);
-        p->set_bytes_per_second(elapsed > 0 ? progress.bytes_done / elapsed : 0);
+        p->set_bytes_per_second(progress.bytes_per_second);
         const auto now = std::chrono::steady_clock::now();
         if (now - st.last_progress_report > std::chrono::milliseconds(500)) {
           st.last_progress_report = now;

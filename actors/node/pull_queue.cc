@@ -6,18 +6,31 @@
 // blocking registry I/O and then reports back with a done message. Should the queue die,
 // the cancel flags of its running transfers are raised, and the pod chains re-issue their
 // requests to the queue the agent respawns.
+//
+// The queue keeps the live figures of every running download (node::PullTracker): it sends
+// them to each waiting pod chain (for `describe pod`) and sets the same figures as metrics.
+// A watchdog checks the running downloads a few times per stallTimeoutSeconds; one whose
+// byte count has not moved for that long is cancelled and ends with ErrorCode::kStalled, so
+// the pod chains record it with its own reason and back off as after any failed pull.
+//
+// Known shortcoming: a download waiting for another download's ingest of a shared blob (two
+// keys for one image: other credentials or runtime handler) moves no byte while it waits and
+// may be cancelled as stalled though the other one progresses.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "actors/common/protocol.h"
 #include "actors/node/node_actors.h"
 #include "actors/node/node_messages.h"
 #include "caf/all.hpp"
+#include "node/pull_progress.h"
 #include "node/token_bucket.h"
 
 namespace pullfleet::actors {
@@ -36,16 +49,21 @@ struct Download {
   std::vector<Waiter> waiters;
   std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
   bool running = false;
+  std::optional<node::PullTracker> tracker;  // set once running
+  bool stalled = false;                      // cancelled by the watchdog
 };
+
+using Clock = std::chrono::steady_clock;
 
 struct QueueState {
   NodeContextPtr context;
   std::unordered_map<std::string, Download> downloads;  // by job key
-  std::deque<std::string> waiting;                       // keys in arrival order
+  std::deque<std::string> waiting;                      // keys in arrival order
   size_t running = 0;
   // registryPullQPS / registryBurst: a start waits for a token.
   std::unique_ptr<node::TokenBucket> bucket;
   bool wakeup_pending = false;
+  bool watchdog_pending = false;
   static inline const char* name = "pull-queue";
 
   // Running transfers outlive the queue only as long as it takes them to notice the flag.
@@ -82,6 +100,78 @@ void UpdateGauges(QueueActor* self) {
   self->state.context->metrics.SetInFlight(self->state.running);
 }
 
+std::chrono::milliseconds StallTimeout(const NodeContext& context) {
+  return std::chrono::seconds(context.config.stall_timeout_seconds);
+}
+
+// Often enough that a stall is noticed within a quarter of the timeout.
+std::chrono::milliseconds WatchdogInterval(const NodeContext& context) {
+  return std::clamp(StallTimeout(context) / 4, std::chrono::milliseconds(100),
+                    std::chrono::milliseconds(5000));
+}
+
+// Sends `download`'s figures to its waiters and to the metrics; returns them.
+metrics::PullProgress Publish(QueueActor* self, Download& download, Clock::time_point now) {
+  metrics::PullProgress figures = download.tracker->Snapshot(now);
+  for (auto& waiter : download.waiters) {
+    if (waiter.requester) self->send(waiter.requester, progress_atom::value, figures);
+  }
+  self->state.context->metrics.SetPullProgress(download.job.reference.Normalized(), figures);
+  return figures;
+}
+
+void PublishTotals(QueueActor* self, Clock::time_point now) {
+  metrics::PullProgress sum;
+  for (auto& [key, download] : self->state.downloads) {
+    if (!download.tracker) continue;
+    metrics::PullProgress one = download.tracker->Snapshot(now);
+    sum.bytes_done += one.bytes_done;
+    sum.bytes_total += one.bytes_total;
+    sum.layers_done += one.layers_done;
+    sum.layers_total += one.layers_total;
+    sum.bytes_per_second += one.bytes_per_second;
+  }
+  self->state.context->metrics.SetProgressTotals(sum);
+}
+
+void ArmWatchdog(QueueActor* self) {
+  auto& st = self->state;
+  if (st.watchdog_pending || st.running == 0 || st.context->config.stall_timeout_seconds <= 0) {
+    return;
+  }
+  st.watchdog_pending = true;
+  self->delayed_send(self, WatchdogInterval(*st.context), stall_atom::value);
+}
+
+// Cancels every running download whose bytes have not moved for the stall timeout.
+void CheckStalls(QueueActor* self) {
+  auto& st = self->state;
+  st.watchdog_pending = false;
+  const auto now = Clock::now();
+  const auto timeout = StallTimeout(*st.context);
+  for (auto& [key, download] : st.downloads) {
+    if (!download.tracker) continue;
+    Publish(self, download, now);  // the rate decays while nothing arrives
+    if (download.stalled || !download.tracker->Stalled(now, timeout)) continue;
+    download.stalled = true;
+    download.cancel->store(true);
+    spdlog::warn("node={} image={} registry={} pull stalled: no byte moved for {}s; cancelling",
+                 st.context->name, download.job.reference.Normalized(),
+                 download.job.reference.domain, st.context->config.stall_timeout_seconds);
+  }
+  PublishTotals(self, now);
+  ArmWatchdog(self);
+}
+
+// A stalled download ends in whatever error the cancel caused; it is reported as the stall.
+void MarkStalled(const NodeContext& context, node::PullOutcome& outcome) {
+  outcome.ok = false;
+  outcome.code = ErrorCode::kStalled;
+  outcome.error = "stalled: no byte moved for " +
+                  std::to_string(context.config.stall_timeout_seconds) +
+                  "s (stallTimeoutSeconds), cancelled";
+}
+
 void StartAdmissible(QueueActor* self) {
   auto& st = self->state;
   const size_t limit = ParallelLimit(st.context->config);
@@ -98,6 +188,7 @@ void StartAdmissible(QueueActor* self) {
     st.waiting.pop_front();
     auto& download = st.downloads.at(key);
     download.running = true;
+    download.tracker.emplace(Clock::now());
     ++st.running;
     spdlog::debug("node={} image={} start download", st.context->name,
                   download.job.reference.Normalized());
@@ -105,6 +196,7 @@ void StartAdmissible(QueueActor* self) {
                                caf::actor_cast<caf::actor>(self), download.cancel);
   }
   UpdateGauges(self);
+  ArmWatchdog(self);
 }
 
 caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
@@ -115,8 +207,9 @@ caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
   return {
       [=](pull_atom, node::PullJob& job) -> Promise {
         auto& st = self->state;
-        auto promise = self->make_response_promise();
+        // The sender first: making the promise moves it out of the current message.
         auto requester = caf::actor_cast<caf::actor>(self->current_sender());
+        auto promise = self->make_response_promise();
         auto it = st.downloads.find(job.key);
         if (it != st.downloads.end()) {
           it->second.waiters.push_back(Waiter{promise, requester, true});
@@ -134,11 +227,13 @@ caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
       },
       [=](progress_atom, const std::string& key, const pull::Progress& progress) {
         auto it = self->state.downloads.find(key);
-        if (it == self->state.downloads.end()) return;
-        for (auto& waiter : it->second.waiters) {
-          if (waiter.requester) self->send(waiter.requester, progress_atom::value, progress);
-        }
+        if (it == self->state.downloads.end() || !it->second.tracker) return;
+        const auto now = Clock::now();
+        it->second.tracker->Update(progress, now);
+        Publish(self, it->second, now);
+        PublishTotals(self, now);
       },
+      [=](stall_atom) { CheckStalls(self); },
       [=](tick_atom) {
         self->state.wakeup_pending = false;
         StartAdmissible(self);
@@ -147,6 +242,8 @@ caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
         auto& st = self->state;
         auto it = st.downloads.find(key);
         if (it == st.downloads.end()) return;
+        if (it->second.stalled && !outcome.ok) MarkStalled(*st.context, outcome);
+        st.context->metrics.ClearPullProgress(it->second.job.reference.Normalized());
         for (auto& waiter : it->second.waiters) {
           node::PullOutcome copy = outcome;
           copy.shared = waiter.joined;
@@ -154,6 +251,7 @@ caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
         }
         st.downloads.erase(it);
         --st.running;
+        PublishTotals(self, Clock::now());
         StartAdmissible(self);
       },
   };
