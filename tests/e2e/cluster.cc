@@ -92,6 +92,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options) {
       up.argv.push_back(o.metrics_address);
     }
     cluster->processes_.push_back(std::move(up));
+    cluster->AddMetrics(cluster->processes_.back());
   } else {
     Process coordinator{
         "coordinator",
@@ -102,6 +103,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options) {
       coordinator.argv.push_back(o.metrics_address);
     }
     cluster->processes_.push_back(std::move(coordinator));
+    cluster->AddMetrics(cluster->processes_.back());
     for (const auto& name : cluster->NodeNames()) {
       Process node{name,
                    {cluster->binary_, "node", "--name", name, "--coordinator", cluster->server_,
@@ -112,6 +114,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options) {
         node.argv.push_back(config_file);
       }
       cluster->processes_.push_back(std::move(node));
+      cluster->AddMetrics(cluster->processes_.back());
     }
   }
   if (Status restarted = cluster->Restart(); !restarted.ok()) return restarted.error();
@@ -134,6 +137,31 @@ std::vector<std::string> Cluster::NodeNames() const {
 std::string Cluster::StoreDir(const std::string& node) const {
   // `up` keeps node N in DATA/nodes/node-N; a `node` process was given that folder as --data.
   return options_.data_dir + "/nodes/" + node + "/store";
+}
+
+void Cluster::AddMetrics(Process& process) {
+  // A process given options().metrics_address keeps it.
+  for (size_t i = 0; i + 1 < process.argv.size(); ++i) {
+    if (process.argv[i] == "--metrics") metrics_[process.name] = process.argv[i + 1];
+  }
+  if (!options_.metrics || metrics_.count(process.name)) return;
+  const std::string address = "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  process.argv.push_back("--metrics");
+  process.argv.push_back(address);
+  metrics_[process.name] = address;
+}
+
+Status Cluster::Kill(const std::string& name, int signal) {
+  for (auto& process : processes_) {
+    if (process.name != name || process.pid <= 0) continue;
+    kill(process.pid, signal);
+    if (signal == SIGKILL) {
+      WaitPid(process.pid, kKillTimeout);
+      process.pid = -1;
+    }
+    return Status::Ok();
+  }
+  return Error(ErrorCode::kNotFound, "no running process " + name);
 }
 
 Status Cluster::Launch(Process& process) {
@@ -216,6 +244,7 @@ Status Cluster::AddNode(const std::string& name, const std::string& node_config_
   }
   added_nodes_.push_back(name);
   processes_.push_back(std::move(node));
+  AddMetrics(processes_.back());
   if (Status launched = Launch(processes_.back()); !launched.ok()) return launched;
   return WaitReady();
 }

@@ -40,6 +40,8 @@ struct ClusterOptions {
   std::string data_dir;
   // "HOST:PORT" for /metrics (`up --metrics`; the coordinator's in kProcesses); empty: none.
   std::string metrics_address;
+  // Serve /metrics on a free port each: `up`, or the coordinator and every node.
+  bool metrics = false;
 };
 
 class Cluster {
@@ -58,6 +60,13 @@ class Cluster {
   std::vector<std::string> NodeNames() const;
   // The OCI layout folder of a node's content store.
   std::string StoreDir(const std::string& node) const;
+  // "HOST:PORT" of every /metrics endpoint (options().metrics or metrics_address), by process
+  // name ("up"; or "coordinator" and the node names).
+  const std::map<std::string, std::string>& MetricsAddresses() const { return metrics_; }
+
+  // Sends `signal` to one process by name ("coordinator", "node-2", "up") and, for SIGKILL,
+  // reaps it; the others keep running.
+  Status Kill(const std::string& process, int signal);
 
   // Sends `signal` to every running process (nodes first, coordinator last) and waits up to
   // `grace` for each to exit, then kills it with SIGKILL. Fails if a process needed SIGKILL or
@@ -91,6 +100,7 @@ class Cluster {
 
   explicit Cluster(ClusterOptions options);
   Status Launch(Process& process);
+  void AddMetrics(Process& process);
   Status WaitReady();
 
   ClusterOptions options_;
@@ -98,6 +108,7 @@ class Cluster {
   std::string server_;
   std::vector<Process> processes_;  // coordinator (if separate) first, then the nodes
   std::vector<std::string> added_nodes_;  // by AddNode, after node-1..node-N
+  std::map<std::string, std::string> metrics_;  // by process name
 };
 
 // Polls `condition` every `interval` until it is true or `timeout` passes; returns its last

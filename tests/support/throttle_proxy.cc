@@ -44,7 +44,8 @@ bool WriteAll(int fd, const char* data, size_t size) {
 }  // namespace
 
 Result<std::unique_ptr<ThrottleProxy>> ThrottleProxy::Start(const std::string& target,
-                                                            size_t bytes_per_second) {
+                                                            size_t bytes_per_second,
+                                                            ProxyFault fault) {
   const auto colon = target.rfind(':');
   if (colon == std::string::npos || bytes_per_second == 0) {
     return Error(ErrorCode::kInvalidArgument,
@@ -67,8 +68,8 @@ Result<std::unique_ptr<ThrottleProxy>> ThrottleProxy::Start(const std::string& t
     return Error(ErrorCode::kNetwork, "throttle proxy: listen on loopback: " + reason);
   }
   const std::string host = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-  std::unique_ptr<ThrottleProxy> proxy(
-      new ThrottleProxy(fd, host, target_port, bytes_per_second));
+  std::unique_ptr<ThrottleProxy> proxy(new ThrottleProxy(fd, host, target_port, bytes_per_second));
+  proxy->fault_ = fault;
   proxy->acceptor_ = std::thread([raw = proxy.get()] { raw->AcceptLoop(); });
   return proxy;
 }
@@ -103,6 +104,10 @@ void ThrottleProxy::AcceptLoop() {
 // Pumps both directions until either side closes or the proxy stops. Server-to-client bytes
 // are paced: after each chunk the relay sleeps until the chunk's share of a second has passed.
 void ThrottleProxy::Relay(int client_fd) {
+  if (fault_ == ProxyFault::kTooManyRequests) {
+    AnswerTooManyRequests(client_fd);
+    return;
+  }
   auto server = ConnectLoopback(target_port_);
   if (!server.ok()) {
     close(client_fd);
@@ -113,8 +118,9 @@ void ThrottleProxy::Relay(int client_fd) {
   size_t sent_to_client = 0;
   char buffer[kChunk];
   while (!stopping_) {
+    // A stall never reads the server's answer, so it never reaches the client.
     pollfd fds[2] = {{client_fd, POLLIN, 0}, {server_fd, POLLIN, 0}};
-    if (poll(fds, 2, kPollMillis) <= 0) continue;
+    if (poll(fds, fault_ == ProxyFault::kStall ? 1 : 2, kPollMillis) <= 0) continue;
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t got = recv(client_fd, buffer, sizeof buffer, 0);
       if (got <= 0 || !WriteAll(server_fd, buffer, static_cast<size_t>(got))) break;
@@ -123,12 +129,28 @@ void ThrottleProxy::Relay(int client_fd) {
       ssize_t got = recv(server_fd, buffer, sizeof buffer, 0);
       if (got <= 0 || !WriteAll(client_fd, buffer, static_cast<size_t>(got))) break;
       sent_to_client += static_cast<size_t>(got);
-      const auto due = started + std::chrono::microseconds(sent_to_client * 1000000 /
-                                                            bytes_per_second_);
+      const auto due =
+          started + std::chrono::microseconds(sent_to_client * 1000000 / bytes_per_second_);
       std::this_thread::sleep_until(due);
     }
   }
   close(server_fd);
+  close(client_fd);
+}
+
+void ThrottleProxy::AnswerTooManyRequests(int client_fd) {
+  static constexpr char kAnswer[] =
+      "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+      "Retry-After: 1\r\nContent-Length: 77\r\nConnection: close\r\n\r\n"
+      "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"rate limited by the test\"}]}\n";
+  char buffer[kChunk];
+  while (!stopping_) {
+    pollfd ready{client_fd, POLLIN, 0};
+    if (poll(&ready, 1, kPollMillis) <= 0) continue;
+    if (recv(client_fd, buffer, sizeof buffer, 0) > 0)
+      WriteAll(client_fd, kAnswer, sizeof kAnswer - 1);
+    break;
+  }
   close(client_fd);
 }
 

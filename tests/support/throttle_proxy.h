@@ -5,6 +5,11 @@
 // Each accepted connection is relayed to the target by its own thread. Bytes from the client
 // pass at once; bytes from the server are released at `bytes_per_second` per connection. The
 // relay understands no protocol, so the registry stays the real one end to end.
+//
+// Two faults replace the pacing when asked for: kStall relays what the client sends but never
+// a byte of the answer (a registry that hangs mid-request), and kTooManyRequests answers every
+// connection's first bytes with "HTTP/1.1 429 Too Many Requests" and closes it (a registry
+// that rate-limits; a TLS hello gets the same bytes and fails, as against any plain server).
 #pragma once
 
 #include <atomic>
@@ -18,11 +23,14 @@
 
 namespace pullfleet::testing {
 
+enum class ProxyFault { kNone, kStall, kTooManyRequests };
+
 class ThrottleProxy {
  public:
   // Listens on a free loopback port and relays to `target` ("127.0.0.1:PORT").
   static Result<std::unique_ptr<ThrottleProxy>> Start(const std::string& target,
-                                                       size_t bytes_per_second);
+                                                      size_t bytes_per_second,
+                                                      ProxyFault fault = ProxyFault::kNone);
   ~ThrottleProxy();
   ThrottleProxy(const ThrottleProxy&) = delete;
   ThrottleProxy& operator=(const ThrottleProxy&) = delete;
@@ -36,11 +44,13 @@ class ThrottleProxy {
   ThrottleProxy(int listen_fd, std::string host, int target_port, size_t bytes_per_second);
   void AcceptLoop();
   void Relay(int client_fd);
+  void AnswerTooManyRequests(int client_fd);
 
   int listen_fd_;
   std::string host_;
   int target_port_;
   size_t bytes_per_second_;
+  ProxyFault fault_ = ProxyFault::kNone;
   std::atomic<bool> stopping_{false};
   std::atomic<int> connections_{0};
   std::thread acceptor_;
