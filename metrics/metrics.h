@@ -81,7 +81,8 @@ class NodeMetrics {
   void RegistryResponse(std::string_view registry, long status) const;
   void TokenFetch(std::string_view registry, bool ok) const;
   // One credential lookup for a pull: `source` names where credentials were looked for
-  // ("docker-config"), `result` is "found", "none" or "error".
+  // ("docker-config"; "none" when the node has no source configured), `result` is "found",
+  // "none" (nothing matched the image) or "error" (the source could not be read).
   void CredentialLookup(std::string_view source, std::string_view result) const;
   // One run of a credential provider plugin.
   void PluginRan(std::string_view plugin, double seconds, bool ok) const;

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -226,6 +227,16 @@ TEST_F(MonitoringTest, PrometheusEvaluatesEveryDashboardAndRuleExpressionOnARunn
   const std::string total_layers = (*layers)["result"][0]["value"][1].get<std::string>();
   EXPECT_NE(described.find("/" + total_layers + " layers"), std::string::npos)
       << "describe and metrics disagree on the layer count " << total_layers << ":\n"
+      << described;
+  auto bytes =
+      (*prometheus)
+          ->Query("pullfleet_pull_progress_bytes{part=\"total\", image=~\".*/pf/big:1.0\"}");
+  ASSERT_TRUE(bytes.ok() && !(*bytes)["result"].empty());
+  char total_text[32];
+  std::snprintf(total_text, sizeof total_text, " / %.1f MiB,",
+                std::stod((*bytes)["result"][0]["value"][1].get<std::string>()) / (1024 * 1024));
+  EXPECT_NE(described.find(total_text), std::string::npos)
+      << "describe and metrics disagree on the byte total" << total_text << ":\n"
       << described;
 
   for (const auto& named : DashboardExprs(std::string(PULLFLEET_SOURCE_DIR) +

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -160,6 +161,7 @@ class ProvidersTest : public testing::Test {
     CredentialProvidersOptions options;
     options.bin_dir = bin_dir;
     options.exec_timeout = timeout;
+    options.on_run = on_run_;
     options.now = [this] {
       return start_ + std::chrono::seconds(clock_seconds_.load());
     };
@@ -179,6 +181,7 @@ class ProvidersTest : public testing::Test {
   std::string response_file_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::atomic<int> clock_seconds_{0};
+  std::function<void(const std::string&, double, bool)> on_run_;
 };
 
 TEST_F(ProvidersTest, SendsTheRequestAndReturnsTheAuthAsAKeyring) {
@@ -400,6 +403,26 @@ TEST_F(ProvidersTest, OneFailingProviderDoesNotHideAnother) {
   EXPECT_EQ(answer.matched_providers, (std::vector<std::string>{"crash.sh", "scripted.sh"}));
   EXPECT_EQ(answer.problems.size(), 1u);
   EXPECT_EQ(answer.keyring.Lookup(Ref("127.0.0.1:5000/pf/app")).size(), 1u);
+}
+
+// What the kubelet_credential_provider_plugin_* metrics are fed: one report per run (none for
+// an answer from the cache), with the provider's name and whether the run gave an answer.
+TEST_F(ProvidersTest, ReportsEveryPluginRunForMetrics) {
+  std::vector<std::pair<std::string, bool>> runs;
+  on_run_ = [&runs](const std::string& provider, double seconds, bool ok) {
+    EXPECT_GE(seconds, 0.0);
+    runs.emplace_back(provider, ok);
+  };
+  ProviderConfig bad = Scripted();
+  bad.name = "crash.sh";
+  auto providers = Make({bad, Scripted("1m")});
+  ASSERT_TRUE(providers);
+  providers->Provide(Ref("127.0.0.1:5000/pf/app"));
+  EXPECT_EQ(runs, (std::vector<std::pair<std::string, bool>>{{"crash.sh", false},
+                                                             {"scripted.sh", true}}));
+  providers->Provide(Ref("127.0.0.1:5000/pf/app"));  // scripted.sh answers from its cache
+  EXPECT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs.back(), (std::pair<std::string, bool>{"crash.sh", false}));
 }
 
 TEST(CredentialProvidersCreateTest, ChecksBinDirAndExecutables) {
