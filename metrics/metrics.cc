@@ -280,8 +280,13 @@ void NodeMetrics::RegistryResponse(std::string_view registry, long status) const
   owner_->registry_requests_
       ->Add({{"node", node_}, {"registry", host}, {"code", std::string(StatusCodeLabel(status))}})
       .Increment();
-  if (status == 429)
-    owner_->registry_throttled_->Add({{"node", node_}, {"registry", host}}).Increment();
+  // A registry's throttling and token series start at 0 with its first answer, so their
+  // panels show 0 for a registry that never throttled or never asked for a token.
+  auto& throttled = owner_->registry_throttled_->Add({{"node", node_}, {"registry", host}});
+  if (status == 429) throttled.Increment();
+  for (const char* result : {"ok", "error"}) {
+    owner_->token_fetches_->Add({{"node", node_}, {"registry", host}, {"result", result}});
+  }
 }
 
 void NodeMetrics::TokenFetch(std::string_view registry, bool ok) const {

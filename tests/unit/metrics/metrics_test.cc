@@ -189,6 +189,7 @@ TEST(NodeMetrics, ClosedLabelSetsStartAtZeroAndUnknownReasonsBecomeOther) {
 TEST(NodeMetrics, ThrottledAnswersAreCountedApartAndProgressSeriesLeaveWithTheirDownload) {
   Metrics metrics;
   NodeMetrics node = metrics.ForNode("node-1");
+  node.RegistryResponse("other.example", 200);
   node.RegistryResponse("registry.example:5000", 429);
   node.RegistryResponse("registry.example:5000", 200);
   node.SetPullProgress("registry.example:5000/app:1", PullProgress{10, 100, 1, 3, 5.0});
@@ -199,6 +200,13 @@ TEST(NodeMetrics, ThrottledAnswersAreCountedApartAndProgressSeriesLeaveWithTheir
       << text;
   EXPECT_NE(text.find("pullfleet_registry_requests_total{code=\"2xx\",node=\"node-1\",registry="
                       "\"registry.example:5000\"} 1"),
+            std::string::npos);
+  EXPECT_NE(
+      text.find("pullfleet_registry_throttled_total{node=\"node-1\",registry=\"other.example\"} 0"),
+      std::string::npos)
+      << "a registry's throttling series starts at 0";
+  EXPECT_NE(text.find("pullfleet_registry_token_fetches_total{node=\"node-1\",registry=\"other."
+                      "example\",result=\"ok\"} 0"),
             std::string::npos);
   EXPECT_NE(text.find("pullfleet_pull_progress_layers{image=\"registry.example:5000/"
                       "app:1\",node=\"node-1\",part=\"total\"} 3"),
