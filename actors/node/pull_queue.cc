@@ -110,14 +110,13 @@ std::chrono::milliseconds WatchdogInterval(const NodeContext& context) {
                     std::chrono::milliseconds(5000));
 }
 
-// Sends `download`'s figures to its waiters and to the metrics; returns them.
-metrics::PullProgress Publish(QueueActor* self, Download& download, Clock::time_point now) {
+// Sends `download`'s figures to its waiters and sets them as its metrics.
+void Publish(QueueActor* self, Download& download, Clock::time_point now) {
   metrics::PullProgress figures = download.tracker->Snapshot(now);
   for (auto& waiter : download.waiters) {
     if (waiter.requester) self->send(waiter.requester, progress_atom::value, figures);
   }
   self->state.context->metrics.SetPullProgress(download.job.reference.Normalized(), figures);
-  return figures;
 }
 
 void PublishTotals(QueueActor* self, Clock::time_point now) {
@@ -164,10 +163,10 @@ void CheckStalls(QueueActor* self) {
 }
 
 // A stalled download ends in whatever error the cancel caused; it is reported as the stall.
-void MarkStalled(const NodeContext& context, node::PullOutcome& outcome) {
+void MarkStalled(const NodeContext& context, const Download& download, node::PullOutcome& outcome) {
   outcome.ok = false;
   outcome.code = ErrorCode::kStalled;
-  outcome.error = "stalled: no byte moved for " +
+  outcome.error = "pull " + download.job.reference.Normalized() + ": stalled: no byte moved for " +
                   std::to_string(context.config.stall_timeout_seconds) +
                   "s (stallTimeoutSeconds), cancelled";
 }
@@ -242,7 +241,7 @@ caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
         auto& st = self->state;
         auto it = st.downloads.find(key);
         if (it == st.downloads.end()) return;
-        if (it->second.stalled && !outcome.ok) MarkStalled(*st.context, outcome);
+        if (it->second.stalled && !outcome.ok) MarkStalled(*st.context, it->second, outcome);
         st.context->metrics.ClearPullProgress(it->second.job.reference.Normalized());
         for (auto& waiter : it->second.waiters) {
           node::PullOutcome copy = outcome;
