@@ -36,7 +36,7 @@ using testing::ThrottleProxy;
 constexpr auto kPatience = std::chrono::seconds(60);
 // pf/big (about 40 MiB) through this relay takes minutes: it is still running when the
 // queries run, and the test ends it by stopping the cluster.
-constexpr size_t kSlowBytesPerSecond = 256 * 1024;
+constexpr size_t kSlowBytesPerSecond = 128 * 1024;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -165,9 +165,10 @@ TEST_F(MonitoringTest, PrometheusEvaluatesEveryDashboardAndRuleExpressionOnARunn
   options.nodes = 3;
   options.data_dir = data_.path();
   options.metrics = true;
-  options.node_config_yaml = "dockerConfig: " + docker_config +
-                             "\nserializeImagePulls: false\nstallTimeoutSeconds: 2\n"
-                             "imagePullBackOff: {initialSeconds: 1, maxSeconds: 2}\n";
+  options.node_config_yaml =
+      "dockerConfig: " + docker_config +
+      "\nserializeImagePulls: false\nstallTimeoutSeconds: 3\n"
+      "imagePullBackOff: {initialSeconds: 2, maxSeconds: 4}\nresyncSeconds: 0.5\n";
   auto started = Cluster::Start(options);
   ASSERT_TRUE(started.ok()) << started.error().message();
   Cluster& cluster = **started;
@@ -192,22 +193,6 @@ TEST_F(MonitoringTest, PrometheusEvaluatesEveryDashboardAndRuleExpressionOnARunn
     ASSERT_EQ(applied.exit_code, 0) << applied.output;
   }
   ASSERT_TRUE((*prometheus)->WaitForTargetsUp(3, kPatience).ok()) << (*prometheus)->LogTail();
-
-  // The stalled pull is cancelled with its own reason and retried under backoff.
-  std::string stalled_message;
-  EXPECT_TRUE(WaitUntil(
-      [&] {
-        auto list = cluster.GetPods();
-        if (!list.ok()) return false;
-        auto statuses = StatusesByName(FindPod(*list, "stalled"));
-        if (statuses.count("main") == 0) return false;
-        stalled_message = WaitingMessage(statuses["main"]);
-        return WaitingReason(statuses["main"]) == "ImagePullBackOff" &&
-               stalled_message.find("stalled: no byte moved for 2s") != std::string::npos;
-      },
-      kPatience))
-      << "last message: " << stalled_message << "\n"
-      << cluster.LogTails();
 
   // Live progress: `describe pod` shows the running pull, with the figures of the metrics.
   std::string described;
@@ -238,6 +223,22 @@ TEST_F(MonitoringTest, PrometheusEvaluatesEveryDashboardAndRuleExpressionOnARunn
   EXPECT_NE(described.find(total_text), std::string::npos)
       << "describe and metrics disagree on the byte total" << total_text << ":\n"
       << described;
+
+  // The stalled pull is cancelled with its own reason and retried under backoff.
+  std::string stalled_message;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto list = cluster.GetPods();
+        if (!list.ok()) return false;
+        auto statuses = StatusesByName(FindPod(*list, "stalled"));
+        if (statuses.count("main") == 0) return false;
+        stalled_message = WaitingMessage(statuses["main"]);
+        return WaitingReason(statuses["main"]) == "ImagePullBackOff" &&
+               stalled_message.find("stalled: no byte moved for 3s") != std::string::npos;
+      },
+      kPatience))
+      << "last message: " << stalled_message << "\n"
+      << cluster.LogTails();
 
   for (const auto& named : DashboardExprs(std::string(PULLFLEET_SOURCE_DIR) +
                                           "/deploy/grafana/pullfleet-dashboard.json")) {
