@@ -364,9 +364,10 @@ Result<DockerKeyring> CredentialProviders::ProvideOne(size_t index, const image:
   Result<ExecOutcome> outcome =
       ExecProvider(provider, options_.bin_dir, options_.exec_timeout, image);
   if (options_.on_run) {
-    options_.on_run(provider.name,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-                    outcome.ok());
+    options_.on_run(
+        provider.name,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+        outcome.ok());
   }
   Result<DockerKeyring> result = outcome.ok() ? Result<DockerKeyring>(outcome->keyring)
                                               : Result<DockerKeyring>(outcome.error());

@@ -471,7 +471,8 @@ void PublishClusterMetrics(CoordinatorState& st) {
     CountWaiting(pod.status(), waiting);
     ready += ImagesReady(pod.status()) ? 1 : 0;
   }
-  for (const auto& [reason, pods] : waiting) st.options.metrics->SetClusterPodsWaiting(reason, pods);
+  for (const auto& [reason, pods] : waiting)
+    st.options.metrics->SetClusterPodsWaiting(reason, pods);
   st.options.metrics->SetClusterPods(true, ready);
   st.options.metrics->SetClusterPods(false, static_cast<int64_t>(st.pods.size()) - ready);
 }

@@ -89,7 +89,8 @@ void CountLookup(const NodeContext& context, const LookupSources& used,
     if (!consulted) return;
     context.metrics.CredentialLookup(source, from(origin) ? "found" : error ? "error" : "none");
   };
-  count(used.secrets, used.secrets_error, "pull-secrets", credentials::CredentialOrigin::kPullSecret);
+  count(used.secrets, used.secrets_error, "pull-secrets",
+        credentials::CredentialOrigin::kPullSecret);
   count(used.docker_config, used.docker_config_error, "docker-config",
         credentials::CredentialOrigin::kDockerConfig);
   count(used.providers, used.providers_error, "credential-provider",

@@ -16,6 +16,10 @@
 // Known shortcoming: a download waiting for another download's ingest of a shared blob (two
 // keys for one image: other credentials or runtime handler) moves no byte while it waits and
 // may be cancelled as stalled though the other one progresses.
+//
+// Known shortcoming: the per-image progress series are keyed by node and image only, so two
+// downloads of one image under different keys at once (other credentials or runtime handler)
+// write the same series; the node totals stay right. A key label would fix it.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
