@@ -7,17 +7,19 @@
 
 namespace pullfleet::cmd {
 
-void ConfigureActorSystem(caf::actor_system_config& config, ProcessRole role) {
+void ConfigureActorSystem(caf::actor_system_config& config, ProcessRole role,
+                          const FailureDetection& detection) {
   config.load<caf::io::middleman>();
   RegisterMessageTypes(config);
   // Work stealing makes idle workers spin; with many processes on a few cores the sharing
   // scheduler keeps an idle node near zero CPU.
   config.set("scheduler.policy", caf::atom("sharing"));
   if (role == ProcessRole::kServer) {
-    // Detects a frozen peer within about 2 s. The interval stays above the slowest
-    // handshake seen, or new connections would be dropped as timed out.
-    config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
-    config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(2)});
+    // Without both settings CAF never notices a peer that is frozen (SIGSTOP) or cut off.
+    config.set("middleman.heartbeat-interval",
+               caf::timespan{std::chrono::milliseconds(detection.heartbeat_ms)});
+    config.set("middleman.connection-timeout",
+               caf::timespan{std::chrono::milliseconds(detection.connection_timeout_ms)});
   } else {
     config.set("scheduler.max-threads", 2);
   }
@@ -38,7 +40,8 @@ Result<HostPort> ParseHostPort(const std::string& text) {
   const std::string port = text.substr(colon + 1);
   if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 ||
       std::stoi(port) > 65535) {
-    return Error(ErrorCode::kInvalidArgument, "address \"" + text + "\": bad port \"" + port + "\"");
+    return Error(ErrorCode::kInvalidArgument,
+                 "address \"" + text + "\": bad port \"" + port + "\"");
   }
   out.port = static_cast<uint16_t>(std::stoi(port));
   return out;

@@ -463,3 +463,73 @@ int RunCredsLookup(const ClientOptions& client, const CredsLookupOptions& option
 }
 
 }  // namespace pullfleet::cmd
+
+namespace pullfleet::cmd {
+namespace {
+
+std::string ChaosJson(const pb::ChaosReply& reply) {
+  std::ostringstream out;
+  out << "{\"node\":\"" << reply.node() << "\",\"killed\":" << reply.killed() << ",\"live\":{";
+  const std::map<std::string, int32_t> live(reply.live().begin(), reply.live().end());
+  const char* separator = "";
+  for (const auto& [kind, count] : live) {
+    out << separator << "\"" << kind << "\":" << count;
+    separator = ",";
+  }
+  out << "},\"restarts\":{";
+  const std::map<std::string, int64_t> restarts(reply.restarts().begin(), reply.restarts().end());
+  separator = "";
+  for (const auto& [kind, count] : restarts) {
+    out << separator << "\"" << kind << "\":" << count;
+    separator = ",";
+  }
+  out << "}}";
+  return out.str();
+}
+
+void PrintChaosTable(const pb::ChaosReply& reply) {
+  std::printf("%-20s %-5s %s\n", "KIND", "LIVE", "RESTARTS");
+  const std::map<std::string, int32_t> live(reply.live().begin(), reply.live().end());
+  for (const auto& [kind, count] : live) {
+    auto restarts = reply.restarts().find(kind);
+    std::printf("%-20s %-5d %lld\n", kind.c_str(), count,
+                static_cast<long long>(restarts == reply.restarts().end() ? 0 : restarts->second));
+  }
+}
+
+}  // namespace
+
+int RunChaos(const ClientOptions& client, const ChaosOptions& chaos) {
+  pb::ChaosRequest request;
+  request.set_node(chaos.node);
+  request.set_list(chaos.list);
+  request.set_kind(chaos.kind);
+  request.set_all(chaos.all);
+  return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
+                                     caf::actor_system& system) {
+    int code = 0;
+    self->request(coordinator, kRequestTimeout, chaos_atom::value, request)
+        .receive(
+            [&](const pb::ChaosReply& reply) {
+              if (reply.has_error()) {
+                std::cerr << "Error from server (" << reply.error().code()
+                          << "): " << reply.error().message() << "\n";
+                code = 1;
+                return;
+              }
+              if (client.output == "json") {
+                std::cout << ChaosJson(reply) << "\n";
+                return;
+              }
+              if (!chaos.list) {
+                std::cout << "killed " << reply.killed() << " " << chaos.kind << " actor(s) on "
+                          << reply.node() << "\n";
+              }
+              PrintChaosTable(reply);
+            },
+            [&](const caf::error& error) { code = RequestFailed(system, error); });
+    return code;
+  });
+}
+
+}  // namespace pullfleet::cmd

@@ -11,6 +11,12 @@ namespace pullfleet::cmd {
 
 // ---- servers (server.cc) -----------------------------------------------------------------------
 
+// Failure detection between server processes (see FailureDetection in actor_system_setup.h).
+struct DetectionOptions {
+  int heartbeat_ms = 500;
+  int connection_timeout_ms = 2000;
+};
+
 struct UpOptions {
   int nodes = 3;
   std::string data_dir;
@@ -18,6 +24,7 @@ struct UpOptions {
   std::string metrics;      // HOST:PORT, empty for none
   std::string node_config;  // YAML file, empty for defaults
   bool always_pull_images = false;
+  double node_grace_seconds = 40;
 };
 int RunUp(const UpOptions& options);
 
@@ -26,6 +33,8 @@ struct CoordinatorOptions {
   std::string data_dir;
   std::string metrics;
   bool always_pull_images = false;
+  double node_grace_seconds = 40;
+  DetectionOptions detection;
 };
 int RunCoordinator(const CoordinatorOptions& options);
 
@@ -35,6 +44,7 @@ struct NodeOptions {
   std::string data_dir;
   std::string config;
   std::string metrics;
+  DetectionOptions detection;
 };
 int RunNode(const NodeOptions& options);
 
@@ -75,6 +85,16 @@ struct CredsLookupOptions {
   std::vector<std::string> secrets;
 };
 int RunCredsLookup(const ClientOptions& client, const CredsLookupOptions& options);
+
+// `chaos kill --node N --actor KIND [--all]` and `chaos list --node N`: kill actors of a node
+// (its supervisors restart them) or list the live ones by kind, with restart counts.
+struct ChaosOptions {
+  std::string node;
+  bool list = false;
+  std::string kind;
+  bool all = false;
+};
+int RunChaos(const ClientOptions& client, const ChaosOptions& chaos);
 
 // `images list -f`: every image the manifests would make nodes pull; no server involved.
 int RunImagesList(const std::vector<std::string>& files, const std::string& output);

@@ -15,6 +15,17 @@ void AddClientFlags(CLI::App* app, pc::ClientOptions& client) {
   app->add_option("-n,--namespace", client.ns, "Namespace (default: default)");
 }
 
+void AddDetectionFlags(CLI::App* app, pc::DetectionOptions& detection) {
+  app->add_option("--heartbeat-ms", detection.heartbeat_ms,
+                  "Middleman heartbeat interval to peers (ms)")
+      ->capture_default_str()
+      ->check(CLI::Range(50, 600000));
+  app->add_option("--connection-timeout-ms", detection.connection_timeout_ms,
+                  "Drop a peer silent this long: a frozen or cut-off node or coordinator (ms)")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 3600000));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -42,6 +53,13 @@ int main(int argc, char** argv) {
   coord_cmd->add_option("--metrics", coord.metrics, "Serve /metrics on HOST:PORT");
   coord_cmd->add_flag("--always-pull-images", coord.always_pull_images,
                       "Admission: set imagePullPolicy Always on every new pod");
+  coord_cmd
+      ->add_option("--node-grace-seconds", coord.node_grace_seconds,
+                   "A node down this long is lost: its pods are reported NodeLost and "
+                   "Deployment pods replaced")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  AddDetectionFlags(coord_cmd, coord.detection);
   coord_cmd->callback([&] { code = pc::RunCoordinator(coord); });
 
   pc::NodeOptions node;
@@ -52,6 +70,7 @@ int main(int argc, char** argv) {
   node_cmd->add_option("--data", node.data_dir, "Data folder")->required();
   node_cmd->add_option("--config", node.config, "Node config YAML");
   node_cmd->add_option("--metrics", node.metrics, "Serve /metrics on HOST:PORT");
+  AddDetectionFlags(node_cmd, node.detection);
   node_cmd->callback([&] { code = pc::RunNode(node); });
 
   // Client.
@@ -62,6 +81,29 @@ int main(int argc, char** argv) {
   apply_cmd->add_option("-f,--filename", files, "Manifest file, folder, or - for stdin")
       ->required();
   apply_cmd->callback([&] { code = pc::RunApply(client, files); });
+
+  pc::ChaosOptions chaos;
+  auto* chaos_cmd = app.add_subcommand(
+      "chaos", "Kill actors of a node to test recovery (only where its config has allowChaos)");
+  chaos_cmd->require_subcommand(1);
+  auto* chaos_kill = chaos_cmd->add_subcommand("kill", "Kill one actor of a kind, or --all");
+  AddClientFlags(chaos_kill, client);
+  chaos_kill->add_option("--node", chaos.node, "Node name")->required();
+  chaos_kill->add_option("--actor", chaos.kind, "Actor kind")
+      ->required()
+      ->check(
+          CLI::IsMember({"pull-queue", "pod-chain", "credential-resolver", "backoff", "transfer"}));
+  chaos_kill->add_flag("--all", chaos.all, "Every actor of the kind");
+  chaos_kill->add_option("-o,--output", client.output, "json")->check(CLI::IsMember({"json"}));
+  chaos_kill->callback([&] { code = pc::RunChaos(client, chaos); });
+  auto* chaos_list = chaos_cmd->add_subcommand("list", "Live actors of a node by kind");
+  AddClientFlags(chaos_list, client);
+  chaos_list->add_option("--node", chaos.node, "Node name")->required();
+  chaos_list->add_option("-o,--output", client.output, "json")->check(CLI::IsMember({"json"}));
+  chaos_list->callback([&] {
+    chaos.list = true;
+    code = pc::RunChaos(client, chaos);
+  });
 
   auto* get_cmd = app.add_subcommand("get", "List pods, events, images of a node, or nodes");
   get_cmd->require_subcommand(1);

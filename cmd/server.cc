@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include "actors/cluster/coordinator.h"
 #include "actors/node/node_actors.h"
@@ -59,6 +58,19 @@ Result<std::shared_ptr<credentials::CredentialProviders>> LoadProviders(
   return std::shared_ptr<credentials::CredentialProviders>(std::move(providers).value());
 }
 
+// Pull intents left by a crash are failed cleanly here: the record goes, and the partial
+// blob files stay in the store's ingest folder. The coordinator sends the node its pods again
+// when it registers, and the next pull of each image resumes those files with Range requests
+// from the bytes already written (store/content_store.h), so nothing completed is fetched again.
+void ReportInterruptedPulls(actors::NodeContext& context) {
+  for (const auto& intent : context.images->TakeLeftoverIntents()) {
+    spdlog::warn(
+        "node={} image={} pull was interrupted (queued at {} ms since the epoch); it "
+        "resumes from the bytes on disk when a pod needs it again",
+        context.name, intent.reference(), intent.started_unix_ms());
+  }
+}
+
 Result<actors::NodeContextPtr> MakeNodeContext(const std::string& name,
                                                const node::NodeConfig& config,
                                                const std::filesystem::path& dir,
@@ -89,12 +101,13 @@ Result<actors::NodeContextPtr> MakeNodeContext(const std::string& name,
   context->registry_observer = std::make_shared<actors::RegistryMetrics>(context->metrics);
   context->images->ObserveWrites(
       [node_metrics = context->metrics](double seconds) mutable { node_metrics.DbWrite(seconds); });
+  ReportInterruptedPulls(*context);
   return context;
 }
 
 Result<caf::actor> StartCoordinator(caf::actor_system& system, const std::string& data_dir,
                                     const std::string& listen, bool always_pull,
-                                    metrics::Metrics& metrics) {
+                                    double node_grace_seconds, metrics::Metrics& metrics) {
   auto address = ParseHostPort(listen);
   if (!address.ok()) return address.error();
   const auto db_dir = std::filesystem::path(data_dir) / "coordinator";
@@ -109,6 +122,7 @@ Result<caf::actor> StartCoordinator(caf::actor_system& system, const std::string
   if (!sealer.ok()) return std::move(sealer).error().Wrap("coordinator");
   actors::CoordinatorOptions options;
   options.always_pull_images = always_pull;
+  options.node_grace = std::chrono::milliseconds(static_cast<int64_t>(node_grace_seconds * 1000));
   options.metrics = &metrics;
   options.sealer = std::make_shared<persistence::Sealer>(std::move(sealer).value());
   auto coordinator = actors::SpawnCoordinator(
@@ -124,6 +138,10 @@ Result<caf::actor> StartCoordinator(caf::actor_system& system, const std::string
 Status ServeMetrics(metrics::Metrics& metrics, const std::string& address) {
   if (address.empty()) return Status::Ok();
   return metrics.Serve(address);
+}
+
+FailureDetection Detection(const DetectionOptions& options) {
+  return FailureDetection{options.heartbeat_ms, options.connection_timeout_ms};
 }
 
 int Fail(const Error& error) {
@@ -146,26 +164,29 @@ int RunUp(const UpOptions& options) {
   caf::actor_system_config cfg;
   ConfigureActorSystem(cfg, ProcessRole::kServer);
   caf::actor_system system{cfg};
-  auto coordinator = StartCoordinator(system, options.data_dir, options.listen,
-                                      options.always_pull_images, metrics);
+  auto coordinator =
+      StartCoordinator(system, options.data_dir, options.listen, options.always_pull_images,
+                       options.node_grace_seconds, metrics);
   if (!coordinator.ok()) return Fail(coordinator.error());
 
   std::vector<caf::actor> agents;
   for (int i = 1; i <= options.nodes; ++i) {
     const std::string name = "node-" + std::to_string(i);
-    auto context = MakeNodeContext(name, *config,
-                                   std::filesystem::path(options.data_dir) / "nodes" / name,
-                                   metrics);
+    auto context = MakeNodeContext(
+        name, *config, std::filesystem::path(options.data_dir) / "nodes" / name, metrics);
     if (!context.ok()) {
       caf::anon_send_exit(*coordinator, caf::exit_reason::user_shutdown);
       for (auto& agent : agents) caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
       return Fail(context.error());
     }
-    agents.push_back(actors::SpawnNodeAgent(system, *context, *coordinator));
+    actors::CoordinatorLink link;
+    link.local = *coordinator;
+    agents.push_back(actors::SpawnNodeAgent(system, *context, link));
   }
   std::cout << "pullfleet up: coordinator on " << options.listen << ", " << options.nodes
             << " nodes (node-1..node-" << options.nodes << "), data in " << options.data_dir
-            << (options.metrics.empty() ? "" : ", metrics on http://" + options.metrics + "/metrics")
+            << (options.metrics.empty() ? ""
+                                        : ", metrics on http://" + options.metrics + "/metrics")
             << std::endl;
 
   WaitForStopSignal(signals);
@@ -181,10 +202,11 @@ int RunCoordinator(const CoordinatorOptions& options) {
     return Fail(served.error());
   }
   caf::actor_system_config cfg;
-  ConfigureActorSystem(cfg, ProcessRole::kServer);
+  ConfigureActorSystem(cfg, ProcessRole::kServer, Detection(options.detection));
   caf::actor_system system{cfg};
-  auto coordinator = StartCoordinator(system, options.data_dir, options.listen,
-                                      options.always_pull_images, metrics);
+  auto coordinator =
+      StartCoordinator(system, options.data_dir, options.listen, options.always_pull_images,
+                       options.node_grace_seconds, metrics);
   if (!coordinator.ok()) return Fail(coordinator.error());
   std::cout << "pullfleet coordinator: listening on " << options.listen << ", data in "
             << options.data_dir << std::endl;
@@ -204,27 +226,19 @@ int RunNode(const NodeOptions& options) {
     return Fail(served.error());
   }
   caf::actor_system_config cfg;
-  ConfigureActorSystem(cfg, ProcessRole::kServer);
+  ConfigureActorSystem(cfg, ProcessRole::kServer, Detection(options.detection));
   caf::actor_system system{cfg};
 
   auto context = MakeNodeContext(options.name, *config, options.data_dir, metrics);
   if (!context.ok()) return Fail(context.error());
 
-  // The coordinator may start after its nodes: keep trying for a while.
-  // TODO(issue 5): reconnect after a lost connection too, with backoff and jitter.
-  caf::expected<caf::actor> coordinator = caf::sec::cannot_connect_to_node;
-  for (int attempt = 0; attempt < 60; ++attempt) {
-    coordinator = system.middleman().remote_actor(address->host, address->port);
-    if (coordinator) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  if (!coordinator) {
-    return Fail(Error(ErrorCode::kNetwork, "cannot reach the coordinator at " +
-                                               options.coordinator + ": " +
-                                               system.render(coordinator.error())));
-  }
-  auto agent = actors::SpawnNodeAgent(system, *context, *coordinator);
-  std::cout << "pullfleet node " << options.name << ": joined " << options.coordinator
+  // The agent connects by itself, and again after every loss: the coordinator may start
+  // after its nodes, restart, or be unreachable for a while.
+  actors::CoordinatorLink link;
+  link.host = address->host;
+  link.port = address->port;
+  auto agent = actors::SpawnNodeAgent(system, *context, link);
+  std::cout << "pullfleet node " << options.name << ": joining " << options.coordinator
             << ", data in " << options.data_dir << std::endl;
   WaitForStopSignal(signals);
   caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);

@@ -1,10 +1,21 @@
 #include "node/local_images.h"
 
+#include <algorithm>
+#include <cstdio>
+
 namespace pullfleet::node {
 namespace {
 
 // 2: preloaded, node_accessible and pulled_with (who may use the image without a pull).
 constexpr uint32_t kImageRecordVersion = 2;
+constexpr uint32_t kPullIntentVersion = 1;
+
+// Zero-padded so that key order is queue order.
+std::string IntentKey(uint64_t sequence) {
+  char digits[21];
+  std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(sequence));
+  return std::string("intent/") + digits;
+}
 
 std::string RecordKey(const std::string& handler, const std::string& reference) {
   return "image/" + handler + "/" + reference;
@@ -73,6 +84,34 @@ std::vector<pb::ImageRecord> LocalImages::List() const {
     }
   });
   return records;
+}
+
+Status LocalImages::RecordIntent(const pb::PullIntent& intent) {
+  pb::PullIntent copy = intent;
+  copy.set_record_version(kPullIntentVersion);
+  return db_->Put(IntentKey(intent.sequence()), copy);
+}
+
+Status LocalImages::ClearIntent(uint64_t sequence) {
+  return db_->Delete(IntentKey(sequence));
+}
+
+std::vector<pb::PullIntent> LocalImages::TakeLeftoverIntents() {
+  std::vector<pb::PullIntent> intents;
+  std::vector<std::string> keys;
+  (void)db_->Scan("intent/", [&](std::string_view key, std::string_view value) {
+    keys.emplace_back(key);
+    pb::PullIntent intent;
+    // A record of a newer version parses too (unknown fields are skipped).
+    if (intent.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      intents.push_back(std::move(intent));
+    }
+  });
+  for (const auto& key : keys) (void)db_->Delete(key);
+  uint64_t highest = 0;
+  for (const auto& intent : intents) highest = std::max<uint64_t>(highest, intent.sequence());
+  if (highest >= next_sequence_) next_sequence_ = highest + 1;
+  return intents;
 }
 
 }  // namespace pullfleet::node

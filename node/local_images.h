@@ -6,6 +6,7 @@
 // so a record can never point at missing or partial content.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -46,14 +47,25 @@ class LocalImages {
   // Every recorded image, complete or not, in key order.
   std::vector<pb::ImageRecord> List() const;
 
+  // Pull intents: the node's pull queue writes one when it admits a pull (before the first
+  // byte) and clears it when the pull ends, so the database holds the queue in order. Those
+  // left at start-up name pulls a crash interrupted (see TakeLeftoverIntents).
+  Status RecordIntent(const pb::PullIntent& intent);
+  Status ClearIntent(uint64_t sequence);
+  // Reads and deletes every intent, in queue order, and returns them; also makes later
+  // sequence numbers start above the highest one found.
+  std::vector<pb::PullIntent> TakeLeftoverIntents();
+  // The next queue sequence number (thread-safe).
+  uint64_t NextIntentSequence() { return next_sequence_++; }
+
  private:
-  LocalImages(std::unique_ptr<store::ContentStore> store,
-              std::unique_ptr<persistence::RecordDb> db)
+  LocalImages(std::unique_ptr<store::ContentStore> store, std::unique_ptr<persistence::RecordDb> db)
       : store_(std::move(store)), db_(std::move(db)) {}
   bool IsComplete(const pb::ImageRecord& record) const;
 
   std::unique_ptr<store::ContentStore> store_;
   std::unique_ptr<persistence::RecordDb> db_;
+  std::atomic<uint64_t> next_sequence_{1};
 };
 
 }  // namespace pullfleet::node

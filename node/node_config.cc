@@ -128,6 +128,11 @@ Status ApplyField(NodeConfig& config, const std::string& key, const YAML::Node& 
     config.backoff_max_seconds = value["maxSeconds"].as<double>(300);
   } else if (key == "resyncSeconds") {
     config.resync_seconds = value.as<double>();
+  } else if (key == "coordinatorReconnect") {
+    config.reconnect_initial_seconds = value["initialSeconds"].as<double>(0.2);
+    config.reconnect_max_seconds = value["maxSeconds"].as<double>(5);
+  } else if (key == "allowChaos") {
+    config.allow_chaos = value.as<bool>();
   } else if (key == "neverPullRecheckSeconds") {
     config.never_pull_recheck_seconds = value.as<double>();
   } else if (key == "labels") {
@@ -196,6 +201,10 @@ Status Validate(const NodeConfig& config, const std::string& source) {
   if (config.backoff_initial_seconds <= 0 ||
       config.backoff_max_seconds < config.backoff_initial_seconds) {
     return Invalid(source, "imagePullBackOff needs 0 < initialSeconds <= maxSeconds");
+  }
+  if (config.reconnect_initial_seconds < 0.001 ||
+      config.reconnect_max_seconds < config.reconnect_initial_seconds) {
+    return Invalid(source, "coordinatorReconnect needs 0.001 <= initialSeconds <= maxSeconds");
   }
   return Status::Ok();
 }

@@ -66,6 +66,13 @@ struct NodeConfig {
   double resync_seconds = 1;
   // How often a container with ErrImageNeverPull checks again. Default: 10 s.
   double never_pull_recheck_seconds = 10;
+  // After losing its coordinator the node keeps serving its pods and tries to reach it again,
+  // first after about `initial`, doubling to `max`, each wait jittered (ReconnectBackoff).
+  // Defaults: 0.2 s and 5 s.
+  double reconnect_initial_seconds = 0.2;
+  double reconnect_max_seconds = 5;
+  // `pullfleet chaos kill|list` may act on this node (testing only). Default: false.
+  bool allow_chaos = false;
 
   // Transport options for `domain`, with plain HTTP allowed for loopback hosts.
   registry::HostOptions HostOptionsFor(const std::string& domain) const;

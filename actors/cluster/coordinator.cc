@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <random>
+#include <set>
 
 #include "actors/cluster/admission.h"
 #include "actors/cluster/controllers.h"
@@ -45,6 +46,8 @@ struct NodeEntry {
   caf::actor actor;
   pb::NodeInfo info;
   bool up = false;
+  uint64_t downs = 0;  // bumped at every loss; a grace timer acts only on its own loss
+  bool lost = false;   // down longer than the grace period
 };
 
 struct CoordinatorState {
@@ -490,35 +493,133 @@ void OnStatusReport(CoordinatorActor* self, const pb::PodStatusReport& report) {
 
 // ---- nodes -------------------------------------------------------------------------------------
 
-void OnRegister(CoordinatorActor* self, const pb::NodeInfo& info) {
+// Registration, first or again (a node that reconnects, or restarted): the entry is replaced
+// by name. The reply lists every pod the node must have; the node reconciles against it.
+pb::NodeSync OnRegister(CoordinatorActor* self, const pb::NodeInfo& info) {
   auto& st = self->state;
+  pb::NodeSync sync;
   auto sender = caf::actor_cast<caf::actor>(self->current_sender());
-  if (!sender) return;
+  if (!sender) return sync;  // monitoring an empty handle would crash
   auto& entry = st.nodes[info.name()];
   if (entry.actor && entry.actor != sender) self->demonitor(entry.actor);
+  const bool was_lost = entry.lost;
   entry.actor = sender;
   entry.info = info;
   entry.up = true;
+  entry.lost = false;
   self->monitor(sender);
   if (st.options.metrics) st.options.metrics->SetNodeUp(info.name(), true);
-  spdlog::info("coordinator: node {} registered ({}/{}{})", info.name(), info.os(),
-               info.architecture(), info.variant().empty() ? "" : "/" + info.variant());
-  for (const auto& [key, pod] : st.pods) {
-    if (pod.spec().node_name() == info.name()) SendAssignment(self, pod);
-  }
+  spdlog::info("coordinator: node {} registered ({}/{}{}){}", info.name(), info.os(),
+               info.architecture(), info.variant().empty() ? "" : "/" + info.variant(),
+               was_lost ? " after being lost" : "");
   ScheduleUnassigned(self);
   ReconcilePerNodeWorkloads(self);
+  for (const auto& [key, pod] : st.pods) {
+    if (pod.spec().node_name() == info.name()) *sync.add_pods() = pod;
+  }
+  return sync;
+}
+
+bool ReplacedWhenLost(const CoordinatorState& st, const pb::Pod& pod) {
+  if (pod.metadata().owner_uid().empty()) return false;
+  for (const auto& [key, w] : st.workloads) {
+    if (w.metadata().uid() != pod.metadata().owner_uid()) continue;
+    // StatefulSet pods keep their identity (Kubernetes does not replace them either);
+    // DaemonSet and CronJob pre-pull pods belong to their node.
+    return w.kind() == "Deployment" || w.kind() == "ReplicaSet" ||
+           w.kind() == "ReplicationController" || w.kind() == "Job";
+  }
+  return false;
+}
+
+// What `get pods` shows for a pod on a lost node: not Ready, and why.
+void MarkLost(pb::Pod& pod, const std::string& node, int64_t grace_ms) {
+  auto* status = pod.mutable_status();
+  status->set_phase("Unknown");
+  pb::PodCondition* condition = nullptr;
+  for (auto& c : *status->mutable_conditions()) {
+    if (c.type() == "ImagesReady") condition = &c;
+  }
+  if (condition == nullptr) condition = status->add_conditions();
+  condition->set_type("ImagesReady");
+  condition->set_status("Unknown");
+  condition->set_reason("NodeLost");
+  condition->set_message("node " + node + " has not been seen for more than " +
+                         std::to_string(grace_ms / 1000.0).substr(0, 5) + " s");
+  condition->set_last_transition_unix_ms(UnixMillis());
+  pb::Event event;
+  event.set_type("Warning");
+  event.set_reason("NodeNotReady");
+  event.set_message("Node is not ready");
+  event.set_first_unix_ms(UnixMillis());
+  event.set_last_unix_ms(event.first_unix_ms());
+  event.set_count(1);
+  event.set_source("coordinator");
+  *pod.add_events() = std::move(event);
+}
+
+// The grace period of loss number `downs` of `name` is over.
+void OnNodeLost(CoordinatorActor* self, const std::string& name, uint64_t downs) {
+  auto& st = self->state;
+  auto it = st.nodes.find(name);
+  if (it == st.nodes.end() || it->second.up || it->second.downs != downs) return;
+  it->second.lost = true;
+  std::vector<std::string> replaced;
+  size_t marked = 0;
+  for (auto& [key, pod] : st.pods) {
+    if (pod.spec().node_name() != name) continue;
+    if (ReplacedWhenLost(st, pod)) {
+      replaced.push_back(key);
+      continue;
+    }
+    MarkLost(pod, name, st.options.node_grace.count());
+    PersistPod(st, pod);
+    ++marked;
+  }
+  std::set<std::string> owners;
+  for (const auto& key : replaced) {
+    owners.insert(st.pods[key].metadata().owner_uid());
+    RemovePod(self, key);
+  }
+  for (const auto& [wkey, w] : st.workloads) {
+    if (owners.count(w.metadata().uid()) > 0) Reconcile(self, w);
+  }
+  spdlog::warn(
+      "coordinator: node {} lost (down for more than {} ms): {} pods reported "
+      "NodeLost, {} workload pods replaced on nodes that are up",
+      name, st.options.node_grace.count(), marked, replaced.size());
+}
+
+void MarkDown(CoordinatorActor* self, const std::string& name, NodeEntry& entry) {
+  auto& st = self->state;
+  entry.up = false;
+  ++entry.downs;
+  if (st.options.metrics) st.options.metrics->SetNodeUp(name, false);
+  self->delayed_send(self, st.options.node_grace, lost_atom::value, name, entry.downs);
 }
 
 void OnNodeDown(CoordinatorActor* self, const caf::down_msg& down) {
   auto& st = self->state;
   for (auto& [name, entry] : st.nodes) {
-    if (entry.actor.address() != down.source) continue;
-    entry.up = false;
-    if (st.options.metrics) st.options.metrics->SetNodeUp(name, false);
-    // TODO(issue 5): after a grace period, report this node's pods as lost and reschedule
-    // the pods of workloads; until then they keep their last reported status.
-    spdlog::warn("coordinator: node {} is down ({})", name, self->system().render(down.reason));
+    if (!entry.up || entry.actor.address() != down.source) continue;
+    spdlog::warn(
+        "coordinator: node {} is down ({}); its pods are lost in {} ms unless it comes "
+        "back",
+        name, self->system().render(down.reason), st.options.node_grace.count());
+    MarkDown(self, name, entry);
+  }
+}
+
+// After a restart the coordinator knows its nodes only from its pods: each counts as down
+// until it registers, so one that never comes back is lost after the grace period.
+void ExpectKnownNodes(CoordinatorActor* self) {
+  auto& st = self->state;
+  for (const auto& [key, pod] : st.pods) {
+    const auto& name = pod.spec().node_name();
+    if (name.empty() || st.nodes.count(name) > 0) continue;
+    auto& entry = st.nodes[name];
+    entry.info.set_name(name);
+    MarkDown(self, name, entry);
   }
 }
 
@@ -559,6 +660,7 @@ caf::behavior Coordinator(CoordinatorActor* self, CoordinatorOptions options,
   st.options = options;
   st.db = std::move(db);
   LoadState(st);
+  ExpectKnownNodes(self);
   self->set_down_handler([=](caf::down_msg& down) { OnNodeDown(self, down); });
   return {
       [=](apply_atom, pb::ApplyRequest& request) { return Apply(self, request); },
@@ -613,7 +715,20 @@ caf::behavior Coordinator(CoordinatorActor* self, CoordinatorOptions options,
         return promise;
       },
       [=](nodes_atom) { return ListNodes(self->state); },
-      [=](register_atom, const pb::NodeInfo& info) { OnRegister(self, info); },
+      [=](register_atom, const pb::NodeInfo& info) { return OnRegister(self, info); },
+      [=](lost_atom, const std::string& name, uint64_t downs) { OnNodeLost(self, name, downs); },
+      [=](chaos_atom, const pb::ChaosRequest& request) {
+        auto promise = self->make_response_promise();
+        auto it = self->state.nodes.find(request.node());
+        if (it == self->state.nodes.end() || !it->second.up) {
+          pb::ChaosReply failed;
+          *failed.mutable_error() = NotFound("node \"" + request.node() + "\"");
+          promise.deliver(std::move(failed));
+        } else {
+          promise.delegate(it->second.actor, chaos_atom::value, request);
+        }
+        return promise;
+      },
       [=](status_atom, const pb::PodStatusReport& report) { OnStatusReport(self, report); },
   };
 }

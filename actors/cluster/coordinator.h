@@ -3,10 +3,11 @@
 // to nodes, node registration, and the store of pods and their statuses in RocksDB.
 //
 // One coordinator per cluster. It owns its RecordDb; on start it loads every pod and
-// workload from it, so a restarted coordinator has its pods intact, and re-sends each node
-// its pods when the node registers.
+// workload from it, so a restarted coordinator has its pods intact, and answers each node's
+// registration with every pod it has there (NodeSync); the node reconciles and re-reports.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "caf/actor.hpp"
@@ -24,6 +25,12 @@ struct CoordinatorOptions {
   metrics::Metrics* metrics = nullptr;
   // Encrypts Secrets before they reach the database. Required.
   std::shared_ptr<persistence::Sealer> sealer;
+  // A node that stays down this long is lost: its pods are reported NodeLost, and those of
+  // Deployments, ReplicaSets, ReplicationControllers and Jobs are replaced on nodes that are
+  // up (as the Kubernetes node lifecycle controller evicts them). Nodes a restarted
+  // coordinator knows only from its pods count as down since its start. Default: 40 s, the
+  // kubelet's node-monitor-grace-period.
+  std::chrono::milliseconds node_grace{std::chrono::seconds(40)};
 };
 
 caf::actor SpawnCoordinator(caf::actor_system& system, CoordinatorOptions options,

@@ -27,7 +27,10 @@ void RegisterMessageTypes(caf::actor_system_config& config) {
       .add_message_type<pb::PullSecretsRequest>("pullfleet.pb.PullSecretsRequest")
       .add_message_type<pb::PullSecretsReply>("pullfleet.pb.PullSecretsReply")
       .add_message_type<pb::LoadImagesRequest>("pullfleet.pb.LoadImagesRequest")
-      .add_message_type<pb::LoadImagesReply>("pullfleet.pb.LoadImagesReply");
+      .add_message_type<pb::LoadImagesReply>("pullfleet.pb.LoadImagesReply")
+      .add_message_type<pb::NodeSync>("pullfleet.pb.NodeSync")
+      .add_message_type<pb::ChaosRequest>("pullfleet.pb.ChaosRequest")
+      .add_message_type<pb::ChaosReply>("pullfleet.pb.ChaosReply");
 }
 
 }  // namespace pullfleet

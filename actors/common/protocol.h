@@ -66,6 +66,7 @@ using assign_atom = caf::atom_constant<caf::atom("assign")>;
 using remove_atom = caf::atom_constant<caf::atom("remove")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using secrets_atom = caf::atom_constant<caf::atom("secrets")>;
+using chaos_atom = caf::atom_constant<caf::atom("chaos")>;
 
 // Inside a node.
 using pull_atom = caf::atom_constant<caf::atom("pull")>;
@@ -79,6 +80,8 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using stall_atom = caf::atom_constant<caf::atom("stall")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
 
 // Registers every protobuf message type that actors exchange.
 void RegisterMessageTypes(caf::actor_system_config& config);

@@ -11,8 +11,12 @@
 //     runs on its own thread and never stalls the scheduler.
 //   credential resolver (one per node): which credentials a pull may try.
 //   backoff (one per node): ImagePullBackOff entries per (pod, image).
+//
+// Chaos (`pullfleet chaos`, when the node config allows it) kills actors of these kinds by
+// name: pod-chain, pull-queue, credential-resolver, backoff, transfer.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,9 +26,16 @@
 
 namespace pullfleet::actors {
 
-// Spawns the node agent, which spawns the rest and registers with `coordinator`.
-caf::actor SpawnNodeAgent(caf::actor_system& system, NodeContextPtr context,
-                          caf::actor coordinator);
+// Where a node agent finds its coordinator: a handle in the same process (`pullfleet up`),
+// or an address it connects to through CAF's io middleman, again after every loss.
+struct CoordinatorLink {
+  caf::actor local;
+  std::string host;
+  uint16_t port = 0;
+};
+
+// Spawns the node agent, which spawns the rest and registers with the coordinator.
+caf::actor SpawnNodeAgent(caf::actor_system& system, NodeContextPtr context, CoordinatorLink link);
 
 // The parts, spawned by the node agent (exposed for tests).
 caf::actor SpawnPullQueue(caf::actor_system& system, NodeContextPtr context);

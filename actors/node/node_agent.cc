@@ -1,11 +1,20 @@
-// The node agent: one per node. It registers the node with the coordinator, runs a pod
-// chain for every pod assigned here, forwards their status reports, answers image listings,
-// and supervises the node's other actors: each is monitored, and one that dies is respawned
-// (the pod chains are told the new handles, so the work they held is asked for again).
+// The node agent: one per node. It keeps the node's link to the coordinator, runs a pod
+// chain for every pod assigned here, forwards their status reports, answers image listings
+// and chaos requests, and supervises the node's other actors: each is monitored, and one
+// that dies is respawned within a restart budget (the pod chains are told the new handles,
+// so the work they held is asked for again).
+//
+// The link: the agent registers by name and gets back every pod the coordinator has on this
+// node (NodeSync). It starts the chains it lacks, stops those not listed (pods deleted while
+// it was away) and sends the current status of the others. When the coordinator is lost the
+// node keeps serving its pods (queue, backoff and pulls go on), holds the newest status and
+// the undelivered events of each pod, and connects again with backoff and jitter.
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <deque>
+#include <random>
+#include <set>
 #include <unordered_map>
 
 #include "actors/common/pod_metrics.h"
@@ -13,7 +22,9 @@
 #include "actors/node/node_actors.h"
 #include "actors/node/node_messages.h"
 #include "caf/all.hpp"
+#include "caf/io/middleman.hpp"
 #include "node/layout_import.h"
+#include "node/reconnect_backoff.h"
 
 namespace pullfleet::actors {
 namespace {
@@ -22,6 +33,16 @@ namespace {
 constexpr size_t kRestartBudget = 10;
 constexpr auto kRestartWindow = std::chrono::seconds(10);
 constexpr auto kRestartDelayOverBudget = std::chrono::seconds(1);
+// A connect or a registration that takes longer is abandoned and tried again.
+constexpr auto kLinkRequestTimeout = std::chrono::seconds(10);
+// Events of one pod held while the coordinator is away; the oldest are dropped beyond.
+constexpr int kMaxHeldEvents = 100;
+
+constexpr const char* kPodChain = "pod-chain";
+constexpr const char* kPullQueue = "pull-queue";
+constexpr const char* kBackoff = "backoff";
+constexpr const char* kCredentials = "credential-resolver";
+constexpr const char* kTransfer = "transfer";
 
 struct ChainEntry {
   caf::actor actor;
@@ -31,10 +52,18 @@ struct ChainEntry {
 
 struct AgentState {
   NodeContextPtr context;
-  caf::actor coordinator;
+  CoordinatorLink link;
+  caf::actor coordinator;     // empty while there is no connection
+  bool registered = false;    // the coordinator answered our registration
+  uint64_t link_attempt = 0;  // only the newest reconnect timer acts
+  std::unique_ptr<node::ReconnectBackoff> reconnect;
+  std::mt19937_64 rng{std::random_device{}()};
   NodeServices services;
   std::unordered_map<std::string, ChainEntry> chains;  // by pod UID
+  // By pod UID: the newest status and the events the coordinator has not received yet.
+  std::unordered_map<std::string, pb::PodStatusReport> reports;
   std::unordered_map<std::string, std::deque<std::chrono::steady_clock::time_point>> restarts;
+  std::map<std::string, int64_t> restart_counts;  // by kind, for `chaos list`
   static inline const char* name = "node-agent";
 
   // The agent's children end with it. CAF destroys the state when the actor exits, which is
@@ -48,6 +77,8 @@ struct AgentState {
 };
 
 using AgentActor = caf::stateful_actor<AgentState>;
+
+// ---- supervision -------------------------------------------------------------------------------
 
 caf::actor SpawnChain(AgentActor* self, const pb::Pod& pod) {
   auto& st = self->state;
@@ -69,71 +100,57 @@ bool WithinBudget(AgentState& st, const std::string& kind) {
 caf::actor SpawnService(AgentActor* self, const std::string& kind) {
   auto& system = self->system();
   auto& ctx = self->state.context;
-  caf::actor actor = kind == "pull-queue"    ? SpawnPullQueue(system, ctx)
-                     : kind == "backoff"     ? SpawnBackoff(system, ctx)
-                                             : SpawnCredentialResolver(system, ctx);
+  caf::actor actor = kind == kPullQueue ? SpawnPullQueue(system, ctx)
+                     : kind == kBackoff ? SpawnBackoff(system, ctx)
+                                        : SpawnCredentialResolver(system, ctx);
   self->monitor(actor);
   return actor;
 }
 
 caf::actor* ServiceSlot(AgentState& st, const caf::actor_addr& source, std::string* kind) {
   if (source == st.services.queue.address()) {
-    *kind = "pull-queue";
+    *kind = kPullQueue;
     return &st.services.queue;
   }
   if (source == st.services.backoff.address()) {
-    *kind = "backoff";
+    *kind = kBackoff;
     return &st.services.backoff;
   }
   if (source == st.services.credentials.address()) {
-    *kind = "credential-resolver";
+    *kind = kCredentials;
     return &st.services.credentials;
   }
   return nullptr;
 }
 
+void CountRestart(AgentState& st, const std::string& kind) {
+  ++st.restart_counts[kind];
+  st.context->metrics.ActorRestarted(kind);
+}
+
 void RestartService(AgentActor* self, const std::string& kind) {
   auto& st = self->state;
   caf::actor fresh = SpawnService(self, kind);
-  if (kind == "pull-queue") st.services.queue = fresh;
-  if (kind == "backoff") st.services.backoff = fresh;
-  if (kind == "credential-resolver") st.services.credentials = fresh;
-  st.context->metrics.ActorRestarted(kind);
+  if (kind == kPullQueue) st.services.queue = fresh;
+  if (kind == kBackoff) st.services.backoff = fresh;
+  if (kind == kCredentials) st.services.credentials = fresh;
+  CountRestart(st, kind);
   for (auto& [uid, entry] : st.chains) self->send(entry.actor, restarted_atom::value, st.services);
 }
 
-void OnDown(AgentActor* self, const caf::down_msg& down) {
+void OnServiceDown(AgentActor* self, const caf::down_msg& down, const std::string& kind) {
   auto& st = self->state;
-  if (down.source == st.coordinator.address()) {
-    // TODO(issue 5): reconnect with backoff and reconcile; until then the node keeps
-    // serving the pods it has and its reports to the coordinator are dropped.
-    spdlog::warn("node={} lost the coordinator ({}); serving assigned pods on", st.context->name,
-                 self->system().render(down.reason));
+  spdlog::warn("node={} actor {} died ({}); restarting", st.context->name, kind,
+               self->system().render(down.reason));
+  if (WithinBudget(st, kind)) {
+    RestartService(self, kind);
     return;
   }
-  std::string kind;
-  if (ServiceSlot(st, down.source, &kind) != nullptr) {
-    spdlog::warn("node={} actor {} died ({}); restarting", st.context->name, kind,
-                 self->system().render(down.reason));
-    if (WithinBudget(st, kind)) {
-      RestartService(self, kind);
-    } else {
-      spdlog::error("node={} actor {} over its restart budget; restarting in 1s",
-                    st.context->name, kind);
-      *ServiceSlot(st, down.source, &kind) = caf::actor();
-      self->delayed_send(self, kRestartDelayOverBudget, restarted_atom::value, kind);
-    }
-    return;
-  }
-  for (auto& [uid, entry] : st.chains) {
-    if (entry.actor.address() != down.source) continue;
-    spdlog::warn("node={} pod={}/{} chain died ({}); restarting", st.context->name,
-                 entry.pod.metadata().namespace_(), entry.pod.metadata().name(),
-                 self->system().render(down.reason));
-    st.context->metrics.ActorRestarted("pod-chain");
-    entry.actor = SpawnChain(self, entry.pod);
-    return;
-  }
+  spdlog::error("node={} actor {} over its restart budget ({} in {} s); restarting in 1 s",
+                st.context->name, kind, kRestartBudget, kRestartWindow.count());
+  std::string ignored;
+  *ServiceSlot(st, down.source, &ignored) = caf::actor();
+  self->delayed_send(self, kRestartDelayOverBudget, restarted_atom::value, kind);
 }
 
 void UpdateWaitingGauge(AgentState& st) {
@@ -141,6 +158,19 @@ void UpdateWaitingGauge(AgentState& st) {
   for (const auto& [uid, entry] : st.chains) CountWaiting(entry.status, counts);
   for (const auto& [reason, pods] : counts) st.context->metrics.SetPodsWaiting(reason, pods);
 }
+
+void StopChain(AgentActor* self, const std::string& uid) {
+  auto& st = self->state;
+  auto it = st.chains.find(uid);
+  if (it == st.chains.end()) return;
+  self->demonitor(it->second.actor);
+  self->send_exit(it->second.actor, caf::exit_reason::user_shutdown);
+  st.chains.erase(it);
+  st.reports.erase(uid);
+  UpdateWaitingGauge(st);
+}
+
+// ---- the link to the coordinator ---------------------------------------------------------------
 
 pb::NodeInfo MakeInfo(const NodeContext& ctx) {
   pb::NodeInfo info;
@@ -152,17 +182,103 @@ pb::NodeInfo MakeInfo(const NodeContext& ctx) {
   return info;
 }
 
-void OnAssign(AgentActor* self, pb::PodAssignment& assignment) {
+void Connect(AgentActor* self);
+
+void Disconnect(AgentActor* self) {
   auto& st = self->state;
-  const auto& pod = assignment.pod();
+  if (st.coordinator) self->demonitor(st.coordinator);
+  st.coordinator = caf::actor();
+  st.registered = false;
+}
+
+// Tries again later unless this is the in-process coordinator (which ends only with the
+// process).
+void ScheduleReconnect(AgentActor* self, const std::string& why) {
+  auto& st = self->state;
+  Disconnect(self);
+  if (st.link.host.empty()) return;
+  const auto wait = st.reconnect->Next(std::uniform_real_distribution<double>(0, 1)(st.rng));
+  spdlog::info("node={} coordinator {}:{} not reachable ({}); next attempt in {} ms",
+               st.context->name, st.link.host, st.link.port, why, wait.count());
+  self->delayed_send(self, wait, reconnect_atom::value, ++st.link_attempt);
+}
+
+void OnAssign(AgentActor* self, const pb::Pod& pod);
+
+// The coordinator's view of this node's pods: start what is missing, stop what was deleted,
+// and send the current status of the rest.
+void OnSync(AgentActor* self, const pb::NodeSync& sync) {
+  auto& st = self->state;
+  st.registered = true;
+  st.reconnect->Reset();
+  std::set<std::string> listed;
+  for (const auto& pod : sync.pods()) {
+    listed.insert(pod.metadata().uid());
+    OnAssign(self, pod);
+  }
+  std::vector<std::string> gone;
+  for (const auto& [uid, entry] : st.chains) {
+    if (listed.count(uid) == 0) gone.push_back(uid);
+  }
+  for (const auto& uid : gone) StopChain(self, uid);
+  size_t resent = 0;
+  for (auto& [uid, report] : st.reports) {
+    self->send(st.coordinator, status_atom::value, report);
+    report.clear_new_events();
+    ++resent;
+  }
+  spdlog::info(
+      "node={} registered with the coordinator: {} pods, {} removed while away, {} "
+      "statuses sent",
+      st.context->name, sync.pods_size(), gone.size(), resent);
+}
+
+void Register(AgentActor* self, caf::actor coordinator) {
+  auto& st = self->state;
+  st.coordinator = coordinator;
+  self->monitor(coordinator);
+  self->request(coordinator, kLinkRequestTimeout, register_atom::value, MakeInfo(*st.context))
+      .then(
+          [=](const pb::NodeSync& sync) {
+            if (self->state.coordinator == coordinator) OnSync(self, sync);
+          },
+          [=](caf::error& err) {
+            if (self->state.coordinator != coordinator) return;  // down already handled
+            ScheduleReconnect(self, "register: " + self->system().render(err));
+          });
+}
+
+void Connect(AgentActor* self) {
+  auto& st = self->state;
+  if (!st.link.host.empty()) {
+    // The middleman actor connects without blocking this actor's thread.
+    auto middleman = self->system().middleman().actor_handle();
+    self->request(middleman, kLinkRequestTimeout, caf::connect_atom::value, st.link.host,
+                  st.link.port)
+        .then(
+            [=](const caf::node_id&, caf::strong_actor_ptr& remote, const std::set<std::string>&) {
+              if (!remote) {
+                ScheduleReconnect(self, "no actor published there");
+                return;
+              }
+              Register(self, caf::actor_cast<caf::actor>(remote));
+            },
+            [=](caf::error& err) { ScheduleReconnect(self, self->system().render(err)); });
+    return;
+  }
+  if (st.link.local) Register(self, st.link.local);
+}
+
+// ---- pods --------------------------------------------------------------------------------------
+
+void OnAssign(AgentActor* self, const pb::Pod& pod) {
+  auto& st = self->state;
   const std::string uid = pod.metadata().uid();
   auto it = st.chains.find(uid);
   if (it != st.chains.end()) {
     if (it->second.pod.spec().SerializeAsString() == pod.spec().SerializeAsString()) return;
     // A changed spec starts over with a fresh chain, as the kubelet restarts containers.
-    self->demonitor(it->second.actor);
-    self->send_exit(it->second.actor, caf::exit_reason::user_shutdown);
-    st.chains.erase(it);
+    StopChain(self, uid);
   }
   spdlog::info("node={} pod={}/{} assigned ({} init, {} containers)", st.context->name,
                pod.metadata().namespace_(), pod.metadata().name(),
@@ -170,36 +286,152 @@ void OnAssign(AgentActor* self, pb::PodAssignment& assignment) {
   st.chains[uid] = ChainEntry{SpawnChain(self, pod), pod};
 }
 
-caf::behavior NodeAgent(AgentActor* self, NodeContextPtr context, caf::actor coordinator) {
+// Keeps the newest status; sends it now when registered, else on the next registration.
+void OnStatusReport(AgentActor* self, pb::PodStatusReport& report) {
+  auto& st = self->state;
+  auto chain = st.chains.find(report.uid());
+  if (chain == st.chains.end()) return;  // removed meanwhile
+  chain->second.status = report.status();
+  UpdateWaitingGauge(st);
+  auto& held = st.reports[report.uid()];
+  auto events = std::move(*held.mutable_new_events());
+  for (auto& event : *report.mutable_new_events()) *events.Add() = std::move(event);
+  if (events.size() > kMaxHeldEvents) events.DeleteSubrange(0, events.size() - kMaxHeldEvents);
+  held = std::move(report);
+  *held.mutable_new_events() = std::move(events);
+  if (!st.registered) return;
+  // Known shortcoming: a report sent in the moments before a lost connection is noticed is
+  // lost; its status is sent again at the next registration, its events are not.
+  self->send(st.coordinator, status_atom::value, held);
+  held.clear_new_events();
+}
+
+void OnDown(AgentActor* self, const caf::down_msg& down) {
+  auto& st = self->state;
+  if (st.coordinator && down.source == st.coordinator.address()) {
+    spdlog::warn("node={} lost the coordinator ({}); serving {} pods on and reconnecting",
+                 st.context->name, self->system().render(down.reason), st.chains.size());
+    ScheduleReconnect(self, "connection lost");
+    return;
+  }
+  std::string kind;
+  if (ServiceSlot(st, down.source, &kind) != nullptr) {
+    OnServiceDown(self, down, kind);
+    return;
+  }
+  for (auto& [uid, entry] : st.chains) {
+    if (entry.actor.address() != down.source) continue;
+    spdlog::warn("node={} pod={}/{} chain died ({}); restarting", st.context->name,
+                 entry.pod.metadata().namespace_(), entry.pod.metadata().name(),
+                 self->system().render(down.reason));
+    CountRestart(st, kPodChain);
+    entry.actor = SpawnChain(self, entry.pod);
+    return;
+  }
+}
+
+// ---- chaos -------------------------------------------------------------------------------------
+
+// Kills one actor of `kind` (or all of them); returns how many were killed.
+int KillLocal(AgentActor* self, const std::string& kind, bool all) {
+  auto& st = self->state;
+  std::vector<caf::actor> victims;
+  if (kind == kPodChain) {
+    for (auto& [uid, entry] : st.chains) victims.push_back(entry.actor);
+  } else if (kind == kPullQueue) {
+    victims.push_back(st.services.queue);
+  } else if (kind == kBackoff) {
+    victims.push_back(st.services.backoff);
+  } else if (kind == kCredentials) {
+    victims.push_back(st.services.credentials);
+  }
+  victims.erase(std::remove(victims.begin(), victims.end(), caf::actor()), victims.end());
+  if (!all && victims.size() > 1) {
+    std::swap(victims[0],
+              victims[std::uniform_int_distribution<size_t>(0, victims.size() - 1)(st.rng)]);
+    victims.resize(1);
+  }
+  for (auto& victim : victims) caf::anon_send_exit(victim, caf::exit_reason::kill);
+  return static_cast<int>(victims.size());
+}
+
+void FillLive(const AgentState& st, pb::ChaosReply* reply, int transfers) {
+  auto& live = *reply->mutable_live();
+  live[kPodChain] = static_cast<int32_t>(st.chains.size());
+  live[kPullQueue] = st.services.queue ? 1 : 0;
+  live[kBackoff] = st.services.backoff ? 1 : 0;
+  live[kCredentials] = st.services.credentials ? 1 : 0;
+  live[kTransfer] = transfers;
+  for (const auto& [kind, count] : st.restart_counts) (*reply->mutable_restarts())[kind] = count;
+  (*reply->mutable_restarts())[kTransfer] = st.context->transfer_restarts.load();
+}
+
+caf::response_promise OnChaos(AgentActor* self, const pb::ChaosRequest& request) {
+  auto& st = self->state;
+  auto promise = self->make_response_promise();
+  pb::ChaosReply reply;
+  reply.set_node(st.context->name);
+  if (!st.context->config.allow_chaos) {
+    reply.mutable_error()->set_code("Forbidden");
+    reply.mutable_error()->set_message("node " + st.context->name +
+                                       " does not allow chaos (allowChaos: true in its config)");
+    promise.deliver(std::move(reply));
+    return promise;
+  }
+  const std::set<std::string> kinds{kPodChain, kPullQueue, kBackoff, kCredentials, kTransfer};
+  if (!request.list() && kinds.count(request.kind()) == 0) {
+    reply.mutable_error()->set_code("Invalid");
+    reply.mutable_error()->set_message("unknown actor kind \"" + request.kind() +
+                                       "\" (pod-chain, pull-queue, credential-resolver, "
+                                       "backoff, transfer)");
+    promise.deliver(std::move(reply));
+    return promise;
+  }
+  if (!request.list() && request.kind() != kTransfer) {
+    reply.set_killed(KillLocal(self, request.kind(), request.all()));
+    spdlog::warn("node={} chaos: killed {} {} actor(s)", st.context->name, reply.killed(),
+                 request.kind());
+  }
+  // Transfers belong to the pull queue: it kills (cancels and restarts) them and counts them.
+  const bool kill_transfers = !request.list() && request.kind() == kTransfer;
+  self->request(st.services.queue, std::chrono::seconds(5), chaos_atom::value, kill_transfers,
+                request.all())
+      .then(
+          [=](int32_t killed, int32_t live) mutable {
+            pb::ChaosReply out = reply;
+            if (kill_transfers) out.set_killed(killed);
+            FillLive(self->state, &out, live);
+            promise.deliver(std::move(out));
+          },
+          [=](caf::error&) mutable {
+            pb::ChaosReply out = reply;  // the queue is restarting: no transfer to count
+            FillLive(self->state, &out, 0);
+            promise.deliver(std::move(out));
+          });
+  return promise;
+}
+
+// ---- behavior ----------------------------------------------------------------------------------
+
+caf::behavior NodeAgent(AgentActor* self, NodeContextPtr context, CoordinatorLink link) {
   auto& st = self->state;
   st.context = std::move(context);
-  st.coordinator = std::move(coordinator);
-  st.services.queue = SpawnService(self, "pull-queue");
-  st.services.backoff = SpawnService(self, "backoff");
-  st.services.credentials = SpawnService(self, "credential-resolver");
+  st.link = std::move(link);
+  const auto& config = st.context->config;
+  st.reconnect = std::make_unique<node::ReconnectBackoff>(
+      std::chrono::milliseconds(static_cast<int64_t>(config.reconnect_initial_seconds * 1000)),
+      std::chrono::milliseconds(static_cast<int64_t>(config.reconnect_max_seconds * 1000)));
+  st.services.queue = SpawnService(self, kPullQueue);
+  st.services.backoff = SpawnService(self, kBackoff);
+  st.services.credentials = SpawnService(self, kCredentials);
   self->set_down_handler([=](caf::down_msg& down) { OnDown(self, down); });
-  if (st.coordinator) {
-    self->monitor(st.coordinator);
-    self->send(st.coordinator, register_atom::value, MakeInfo(*st.context));
-  }
+  Connect(self);
   return {
-      [=](assign_atom, pb::PodAssignment& assignment) { OnAssign(self, assignment); },
-      [=](remove_atom, const pb::PodRemoval& removal) {
-        auto& st = self->state;
-        auto it = st.chains.find(removal.uid());
-        if (it == st.chains.end()) return;
-        self->demonitor(it->second.actor);
-        self->send_exit(it->second.actor, caf::exit_reason::user_shutdown);
-        st.chains.erase(it);
-        UpdateWaitingGauge(st);
-      },
-      [=](status_atom, pb::PodStatusReport& report) {
-        auto& st = self->state;
-        auto chain = st.chains.find(report.uid());
-        if (chain == st.chains.end()) return;  // removed meanwhile
-        chain->second.status = report.status();
-        UpdateWaitingGauge(st);
-        if (st.coordinator) self->send(st.coordinator, status_atom::value, std::move(report));
+      [=](assign_atom, const pb::PodAssignment& assignment) { OnAssign(self, assignment.pod()); },
+      [=](remove_atom, const pb::PodRemoval& removal) { StopChain(self, removal.uid()); },
+      [=](status_atom, pb::PodStatusReport& report) { OnStatusReport(self, report); },
+      [=](reconnect_atom, uint64_t attempt) {
+        if (attempt == self->state.link_attempt && !self->state.coordinator) Connect(self);
       },
       // A pod chain asks for its pull secrets before each pull: fresh from the coordinator,
       // so a secret created or fixed after a failure is used at the next retry.
@@ -215,6 +447,7 @@ caf::behavior NodeAgent(AgentActor* self, NodeContextPtr context, caf::actor coo
                   [=](caf::error& error) mutable { promise.deliver(std::move(error)); });
         return promise;
       },
+      [=](chaos_atom, const pb::ChaosRequest& request) { return OnChaos(self, request); },
       [=](images_atom, const pb::GetImagesRequest&) {
         auto& st = self->state;
         pb::ImageList list;
@@ -227,14 +460,15 @@ caf::behavior NodeAgent(AgentActor* self, NodeContextPtr context, caf::actor coo
       [=](load_atom, const pb::LoadImagesRequest& request) {
         auto promise = self->make_response_promise();
         auto context = self->state.context;
-        self->spawn<caf::detached>([context, request, promise](caf::event_based_actor* importer) mutable {
+        self->spawn<caf::detached>([context, request,
+                                    promise](caf::event_based_actor* importer) mutable {
           pb::LoadImagesReply reply;
-          auto records = node::ImportLayout(request.path(), *context->images,
-                                            context->config.platform, "");
+          auto records =
+              node::ImportLayout(request.path(), *context->images, context->config.platform, "");
           if (records.ok()) {
             for (auto& record : *records) *reply.add_images() = std::move(record);
-            spdlog::info("node={} imported {} images from {}", context->name,
-                         reply.images_size(), request.path());
+            spdlog::info("node={} imported {} images from {}", context->name, reply.images_size(),
+                         request.path());
           } else {
             reply.mutable_error()->set_code("Invalid");
             reply.mutable_error()->set_message(records.error().message());
@@ -251,9 +485,8 @@ caf::behavior NodeAgent(AgentActor* self, NodeContextPtr context, caf::actor coo
 
 }  // namespace
 
-caf::actor SpawnNodeAgent(caf::actor_system& system, NodeContextPtr context,
-                          caf::actor coordinator) {
-  return system.spawn(NodeAgent, std::move(context), std::move(coordinator));
+caf::actor SpawnNodeAgent(caf::actor_system& system, NodeContextPtr context, CoordinatorLink link) {
+  return system.spawn(NodeAgent, std::move(context), std::move(link));
 }
 
 }  // namespace pullfleet::actors

@@ -1,9 +1,11 @@
 // What every actor of one node shares: its name, configuration, image store, credential
 // machinery and metric handles. Created once at node start-up and passed by shared_ptr;
 // everything in it is either immutable or thread-safe (LocalImages, CredentialProviders,
-// prometheus metrics).
+// prometheus metrics, atomics).
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +44,9 @@ struct NodeContext {
   // do not need the credential check.
   std::optional<credentials::CredentialHasher> hasher;
   std::shared_ptr<registry::ClientObserver> registry_observer;
+  // Transfers restarted by the pull queue (it is their supervisor), for `chaos list`; kept
+  // here because it must outlive a restarted queue.
+  std::atomic<int64_t> transfer_restarts{0};
 };
 
 using NodeContextPtr = std::shared_ptr<NodeContext>;

@@ -20,6 +20,15 @@
 // Known shortcoming: the per-image progress series are keyed by node and image only, so two
 // downloads of one image under different keys at once (other credentials or runtime handler)
 // write the same series; the node totals stay right. A key label would fix it.
+// The queue supervises its transfers. A transfer is killed (chaos) by raising its cancel
+// flag: a thread blocked in libcurl cannot take an exit message, but it stops at the next
+// chunk. The queue starts a replacement at once under a new generation, so the old one's
+// late done message is ignored; the replacement waits in the content store until the old
+// thread lets go of a blob (one writer per digest), then resumes it from the bytes already
+// written (a Range request).
+//
+// Every admitted download is written to the node's database as a pull intent before it
+// starts and cleared when it ends, so the database holds the queue (node/local_images.h).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -28,6 +37,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <random>
 #include <unordered_map>
 
 #include "actors/common/protocol.h"
@@ -55,6 +65,8 @@ struct Download {
   bool running = false;
   std::optional<node::PullTracker> tracker;  // set once running
   bool stalled = false;                      // cancelled by the watchdog
+  uint64_t generation = 0;  // bumped when the transfer is replaced
+  uint64_t intent = 0;      // sequence of its pull intent record
 };
 
 using Clock = std::chrono::steady_clock;
@@ -73,8 +85,12 @@ struct QueueState {
   // Running transfers outlive the queue only as long as it takes them to notice the flag.
   // This runs when the actor exits (CAF destroys the state then); an attached functor would
   // run later, after the state is gone.
+  // The pod chains ask the respawned queue again, which records fresh intents.
   ~QueueState() {
-    for (auto& [key, download] : downloads) download.cancel->store(true);
+    for (auto& [key, download] : downloads) {
+      download.cancel->store(true);
+      (void)context->images->ClearIntent(download.intent);
+    }
   }
 };
 
@@ -88,14 +104,14 @@ size_t ParallelLimit(const node::NodeConfig& config) {
 
 // The transfer: runs on its own thread; reports progress and the outcome to the queue.
 void RunTransfer(caf::event_based_actor* self, NodeContextPtr context, node::PullJob job,
-                 caf::actor queue, std::shared_ptr<std::atomic<bool>> cancel) {
+                 caf::actor queue, std::shared_ptr<std::atomic<bool>> cancel, uint64_t generation) {
   const std::string key = job.key;
   job.options.cancel = cancel.get();
   job.options.on_progress = [queue, key](const pull::Progress& progress) {
     caf::anon_send(queue, progress_atom::value, key, progress);
   };
   node::PullOutcome outcome = node::RunPullJob(job, *context->images);
-  self->send(queue, done_atom::value, key, std::move(outcome));
+  self->send(queue, done_atom::value, key, generation, std::move(outcome));
   self->quit();
 }
 
@@ -175,6 +191,12 @@ void MarkStalled(const NodeContext& context, const Download& download, node::Pul
                   "s (stallTimeoutSeconds), cancelled";
 }
 
+void SpawnTransfer(QueueActor* self, Download& download) {
+  self->spawn<caf::detached>(RunTransfer, self->state.context, download.job,
+                             caf::actor_cast<caf::actor>(self), download.cancel,
+                             download.generation);
+}
+
 void StartAdmissible(QueueActor* self) {
   auto& st = self->state;
   const size_t limit = ParallelLimit(st.context->config);
@@ -195,11 +217,53 @@ void StartAdmissible(QueueActor* self) {
     ++st.running;
     spdlog::debug("node={} image={} start download", st.context->name,
                   download.job.reference.Normalized());
-    self->spawn<caf::detached>(RunTransfer, st.context, download.job,
-                               caf::actor_cast<caf::actor>(self), download.cancel);
+    SpawnTransfer(self, download);
   }
   UpdateGauges(self);
   ArmWatchdog(self);
+}
+
+// The intent lands before the first byte moves. A failed write is logged, not fatal: the
+// pull itself is still correct, only its crash recovery is weaker.
+void RecordIntent(QueueState& st, Download& download) {
+  pb::PullIntent intent;
+  download.intent = st.context->images->NextIntentSequence();
+  intent.set_sequence(download.intent);
+  intent.set_key(download.job.key);
+  intent.set_image(download.job.image);
+  intent.set_reference(download.job.reference.Normalized());
+  intent.set_runtime_handler(download.job.runtime_handler);
+  intent.set_started_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+  if (auto written = st.context->images->RecordIntent(intent); !written.ok()) {
+    spdlog::warn("node={} image={} pull intent not recorded: {}", st.context->name,
+                 intent.reference(), written.error().message());
+  }
+}
+
+// Cancels the running transfers (one at random, or all) and starts their replacements.
+int32_t KillTransfers(QueueActor* self, bool all) {
+  auto& st = self->state;
+  std::vector<Download*> running;
+  for (auto& [key, download] : st.downloads) {
+    if (download.running) running.push_back(&download);
+  }
+  if (!all && running.size() > 1) {
+    std::mt19937_64 rng{std::random_device{}()};
+    running = {running[std::uniform_int_distribution<size_t>(0, running.size() - 1)(rng)]};
+  }
+  for (Download* download : running) {
+    download->cancel->store(true);
+    download->cancel = std::make_shared<std::atomic<bool>>(false);
+    ++download->generation;
+    st.context->metrics.ActorRestarted("transfer");
+    ++st.context->transfer_restarts;
+    spdlog::warn("node={} image={} transfer killed; restarting it", st.context->name,
+                 download->job.reference.Normalized());
+    SpawnTransfer(self, *download);
+  }
+  return static_cast<int32_t>(running.size());
 }
 
 caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
@@ -223,6 +287,7 @@ caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
         Download download;
         download.job = std::move(job);
         download.waiters.push_back(Waiter{promise, requester, false});
+        RecordIntent(st, download);
         st.downloads.emplace(key, std::move(download));
         st.waiting.push_back(key);
         StartAdmissible(self);
@@ -241,10 +306,16 @@ caf::behavior PullQueue(QueueActor* self, NodeContextPtr context) {
         self->state.wakeup_pending = false;
         StartAdmissible(self);
       },
-      [=](done_atom, const std::string& key, node::PullOutcome& outcome) {
+      // Chaos: (kill transfers?, all of them?) -> (killed, live transfers).
+      [=](chaos_atom, bool kill, bool all) {
+        const int32_t killed = kill ? KillTransfers(self, all) : 0;
+        return caf::make_message(killed, static_cast<int32_t>(self->state.running));
+      },
+      [=](done_atom, const std::string& key, uint64_t generation, node::PullOutcome& outcome) {
         auto& st = self->state;
         auto it = st.downloads.find(key);
-        if (it == st.downloads.end()) return;
+        if (it == st.downloads.end() || it->second.generation != generation) return;
+        (void)st.context->images->ClearIntent(it->second.intent);
         if (it->second.stalled && !outcome.ok) MarkStalled(*st.context, it->second, outcome);
         st.context->metrics.ClearPullProgress(it->second.job.reference.Normalized());
         for (auto& waiter : it->second.waiters) {

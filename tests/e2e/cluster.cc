@@ -102,20 +102,16 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options) {
       coordinator.argv.push_back("--metrics");
       coordinator.argv.push_back(o.metrics_address);
     }
+    for (const auto& arg : o.coordinator_args) coordinator.argv.push_back(arg);
     cluster->processes_.push_back(std::move(coordinator));
     cluster->AddMetrics(cluster->processes_.back());
     for (const auto& name : cluster->NodeNames()) {
-      Process node{name,
-                   {cluster->binary_, "node", "--name", name, "--coordinator", cluster->server_,
-                    "--data", o.data_dir + "/nodes/" + name},
-                   logs + "/" + name + ".log"};
-      if (!config_file.empty()) {
-        node.argv.push_back("--config");
-        node.argv.push_back(config_file);
-      }
-      cluster->processes_.push_back(std::move(node));
+      cluster->processes_.push_back(cluster->MakeNodeProcess(name));
       cluster->AddMetrics(cluster->processes_.back());
     }
+  }
+  if (o.mode == ClusterMode::kEmbedded) {
+    for (const auto& arg : o.coordinator_args) cluster->processes_[0].argv.push_back(arg);
   }
   if (Status restarted = cluster->Restart(); !restarted.ok()) return restarted.error();
   return cluster;
@@ -125,6 +121,77 @@ Cluster::~Cluster() {
   // Tests that care how the servers end call Stop() themselves; here it is only reported.
   Status stopped = Stop(SIGTERM, kTeardownGrace);
   if (!stopped.ok()) std::cerr << "[cluster teardown] " << stopped.error().message() << "\n";
+}
+
+Cluster::Process Cluster::MakeNodeProcess(const std::string& name) const {
+  const ClusterOptions& o = options_;
+  Process node{name,
+               {binary_, "node", "--name", name, "--coordinator", server_, "--data",
+                o.data_dir + "/nodes/" + name},
+               o.data_dir + "/logs/" + name + ".log"};
+  if (!o.node_config_yaml.empty()) {
+    node.argv.push_back("--config");
+    node.argv.push_back(o.data_dir + "/node-config.yaml");
+  }
+  for (const auto& arg : o.node_args) node.argv.push_back(arg);
+  return node;
+}
+
+Cluster::Process* Cluster::Find(const std::string& name) {
+  for (auto& process : processes_) {
+    if (process.name == name) return &process;
+  }
+  return nullptr;
+}
+
+const Cluster::Process* Cluster::Find(const std::string& name) const {
+  for (const auto& process : processes_) {
+    if (process.name == name) return &process;
+  }
+  return nullptr;
+}
+
+Status Cluster::Signal(const std::string& name, int signal) {
+  Process* process = Find(name);
+  if (process == nullptr) return Error(ErrorCode::kNotFound, "no process " + name);
+  if (process->pid <= 0) return Error(ErrorCode::kInternal, name + " is not running");
+  if (kill(process->pid, signal) != 0) return Error(ErrorCode::kInternal, "kill " + name);
+  if (signal == SIGKILL) {
+    (void)WaitPid(process->pid, kKillTimeout);
+    process->pid = -1;
+  }
+  return Status::Ok();
+}
+
+Status Cluster::Launch(const std::string& name) {
+  Process* process = Find(name);
+  if (process == nullptr) return Error(ErrorCode::kNotFound, "no process " + name);
+  if (process->pid > 0) return Error(ErrorCode::kInternal, name + " is running already");
+  return Launch(*process);
+}
+
+bool Cluster::Running(const std::string& name) const {
+  const Process* process = Find(name);
+  return process != nullptr && process->pid > 0;
+}
+
+std::map<std::string, std::string> Cluster::NodeStates() const {
+  std::map<std::string, std::string> states;
+  CommandResult nodes = Client("get nodes");
+  if (nodes.exit_code != 0) return states;
+  std::istringstream lines(nodes.output);
+  std::string name, state;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    if (!(words >> name >> state) || name == "NAME") continue;
+    states[name] = state;
+  }
+  return states;
+}
+
+std::string Cluster::LogFile(const std::string& name) const {
+  const Process* process = Find(name);
+  return process == nullptr ? "" : process->log_file;
 }
 
 std::vector<std::string> Cluster::NodeNames() const {

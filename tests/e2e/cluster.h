@@ -42,6 +42,9 @@ struct ClusterOptions {
   std::string metrics_address;
   // Serve /metrics on a free port each: `up`, or the coordinator and every node.
   bool metrics = false;
+  // Extra arguments of the coordinator (or `up`) process and of every node process.
+  std::vector<std::string> coordinator_args;
+  std::vector<std::string> node_args;
 };
 
 class Cluster {
@@ -80,6 +83,16 @@ class Cluster {
   // DATA/nodes/NAME, its own node config `node_config_yaml`, empty: the defaults) and waits
   // until every node, this one too, is Ready. Stop() and Restart() include it from then on.
   Status AddNode(const std::string& name, const std::string& node_config_yaml);
+  // One process by name ("coordinator", "up", "node-N"), for tests that kill, freeze or
+  // restart it alone. Signal sends `signal`; after SIGKILL it also reaps the process. Launch
+  // starts a process that is not running, without waiting for it to be ready.
+  Status Signal(const std::string& process, int signal);
+  Status Launch(const std::string& process);
+  bool Running(const std::string& process) const;
+  // name -> "Ready" | "NotReady" from `get nodes`; empty when the coordinator did not answer.
+  std::map<std::string, std::string> NodeStates() const;
+  // The log file of a process.
+  std::string LogFile(const std::string& process) const;
 
   // Runs `pullfleet ARGS --server SERVER` (ARGS are shell words, already quoted).
   testing::CommandResult Client(const std::string& args) const;
@@ -101,6 +114,9 @@ class Cluster {
   explicit Cluster(ClusterOptions options);
   Status Launch(Process& process);
   void AddMetrics(Process& process);
+  Process* Find(const std::string& name);
+  const Process* Find(const std::string& name) const;
+  Process MakeNodeProcess(const std::string& name) const;
   Status WaitReady();
 
   ClusterOptions options_;

@@ -129,6 +129,7 @@ void ThrottleProxy::Relay(int client_fd) {
       ssize_t got = recv(server_fd, buffer, sizeof buffer, 0);
       if (got <= 0 || !WriteAll(client_fd, buffer, static_cast<size_t>(got))) break;
       sent_to_client += static_cast<size_t>(got);
+      bytes_relayed_ += static_cast<size_t>(got);
       const auto due =
           started + std::chrono::microseconds(sent_to_client * 1000000 / bytes_per_second_);
       std::this_thread::sleep_until(due);

@@ -39,6 +39,9 @@ class ThrottleProxy {
   const std::string& host() const { return host_; }
   // Connections accepted so far.
   int connections() const { return connections_.load(); }
+  // Bytes relayed from the server to clients so far (to tell a resumed download from a
+  // fresh one).
+  size_t bytes_relayed() const { return bytes_relayed_.load(); }
 
  private:
   ThrottleProxy(int listen_fd, std::string host, int target_port, size_t bytes_per_second);
@@ -53,6 +56,7 @@ class ThrottleProxy {
   ProxyFault fault_ = ProxyFault::kNone;
   std::atomic<bool> stopping_{false};
   std::atomic<int> connections_{0};
+  std::atomic<size_t> bytes_relayed_{0};
   std::thread acceptor_;
   std::mutex relays_mutex_;
   std::vector<std::thread> relays_;

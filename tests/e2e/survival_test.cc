@@ -1,0 +1,452 @@
+// End-to-end tests of issue 5: a fleet that survives killing. A coordinator process and node
+// processes of the real binary, against the real registry (through a throttling relay where a
+// pull must last long enough to be interrupted). Processes are killed (SIGKILL), frozen
+// (SIGSTOP), restarted and added while pods run, and node actors are killed with
+// `pullfleet chaos`; then every pod must reach the state it must, and the stores must be sound.
+//
+// Nothing here asserts on timing: every wait polls with a generous bound, and the detection
+// and reconnect times are printed as figures only.
+#include <openssl/evp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/e2e/cluster.h"
+#include "tests/support/throttle_proxy.h"
+
+namespace pullfleet::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::CommandResult;
+using testing::RegistrySuite;
+using testing::TempDir;
+using testing::ThrottleProxy;
+
+constexpr auto kLongWait = std::chrono::seconds(90);
+// Short enough for the tests to watch a node be lost, long enough that a loaded machine never
+// loses one by accident.
+constexpr const char* kGraceSeconds = "4";
+// Every node may be chaos-tested; backoffs and reconnects are short so recovery is quick.
+constexpr const char* kNodeConfig = R"(allowChaos: true
+imagePullBackOff: {initialSeconds: 1, maxSeconds: 2}
+coordinatorReconnect: {initialSeconds: 0.1, maxSeconds: 1}
+)";
+
+std::string Sha256Hex(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buffer(1 << 16);
+  while (in) {
+    in.read(buffer.data(), buffer.size());
+    EVP_DigestUpdate(ctx.get(), buffer.data(), in.gcount());
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
+  unsigned int size = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest.data(), &size);
+  static const char* kHex = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 0xf];
+  }
+  return hex;
+}
+
+// A pod of one container, pinned to `node` when it is not empty.
+std::string PodManifest(const std::string& name, const std::string& image,
+                        const std::string& node = "") {
+  std::string text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
+                     "\nspec:\n  containers:\n    - name: main\n      image: " + image + "\n";
+  if (!node.empty()) text += "  nodeSelector:\n    kubernetes.io/hostname: " + node + "\n";
+  return text;
+}
+
+std::string DeploymentManifest(const std::string& name, int replicas, const std::string& image) {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
+         "\nspec:\n  replicas: " + std::to_string(replicas) +
+         "\n  selector:\n    matchLabels:\n      app: " + name +
+         "\n  template:\n    metadata:\n      labels:\n        app: " + name +
+         "\n    spec:\n      containers:\n        - name: main\n          image: " + image + "\n";
+}
+
+std::string NodeOf(const json& pod) {
+  return pod.value("/spec/nodeName"_json_pointer, std::string());
+}
+
+std::string ConditionReason(const json& pod, const std::string& type) {
+  for (const auto& c : pod.value("/status/conditions"_json_pointer, json::array())) {
+    if (c.value("type", "") == type) return c.value("reason", "");
+  }
+  return "";
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+class SurvivalTest : public RegistrySuite<SurvivalTest> {
+ protected:
+  void StartCluster(int nodes, const std::string& node_config = kNodeConfig,
+                    std::vector<std::string> node_args = {}) {
+    ClusterOptions options;
+    options.mode = ClusterMode::kProcesses;
+    options.nodes = nodes;
+    options.data_dir = data_.path();
+    options.node_config_yaml = node_config;
+    options.coordinator_args = {"--node-grace-seconds", kGraceSeconds};
+    options.node_args = std::move(node_args);
+    auto started = Cluster::Start(options);
+    ASSERT_TRUE(started.ok()) << started.error().message();
+    cluster_ = std::move(started).value();
+  }
+
+  // A relay in front of the registry that releases `bytes_per_second` per connection.
+  void StartSlowRelay(size_t bytes_per_second) {
+    auto proxy = ThrottleProxy::Start(registry().host(), bytes_per_second);
+    ASSERT_TRUE(proxy.ok()) << proxy.error().message();
+    relay_ = std::move(proxy).value();
+  }
+
+  void Apply(const std::string& file, const std::string& yaml) {
+    CommandResult applied = cluster_->Apply(file, yaml);
+    ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  }
+
+  // Polls `get pods` until `done` holds; returns whether it did, the last list in `*last`.
+  bool PollPods(const std::function<bool(const json&)>& done, json* last,
+                std::chrono::milliseconds timeout = kLongWait) {
+    return WaitUntil(
+        [&] {
+          auto pods = cluster_->GetPods();
+          if (!pods.ok()) return false;
+          *last = std::move(pods).value();
+          return done(*last);
+        },
+        timeout, std::chrono::milliseconds(200));
+  }
+
+  bool AllReady(const json& pods, size_t count) {
+    if (pods["items"].size() != count) return false;
+    return std::all_of(pods["items"].begin(), pods["items"].end(),
+                       [](const json& pod) { return ImagesReady(pod); });
+  }
+
+  bool WaitNodeState(const std::string& node, const std::string& state) {
+    return WaitUntil([&] { return cluster_->NodeStates()[node] == state; }, kLongWait,
+                     std::chrono::milliseconds(100));
+  }
+
+  // `chaos list|kill ... -o json`, parsed; null when the command failed.
+  json Chaos(const std::string& args) {
+    CommandResult result = cluster_->Client("chaos " + args + " -o json");
+    if (result.exit_code != 0) {
+      ADD_FAILURE() << "chaos " << args << ": " << result.output;
+      return nullptr;
+    }
+    return json::parse(result.output, nullptr, false);
+  }
+
+  // Every blob in the node's store hashes to its name; returns how many were checked.
+  int CheckBlobs(const std::string& node) {
+    int checked = 0;
+    const fs::path blobs = fs::path(cluster_->StoreDir(node)) / "blobs" / "sha256";
+    if (!fs::exists(blobs)) return 0;
+    for (const auto& entry : fs::directory_iterator(blobs)) {
+      EXPECT_EQ(Sha256Hex(entry.path()), entry.path().filename().string())
+          << node << ": " << entry.path();
+      ++checked;
+    }
+    return checked;
+  }
+
+  // Bytes in the node's ingest folder (partial blobs).
+  int64_t PartialBytes(const std::string& node) {
+    int64_t total = 0;
+    const fs::path ingest = fs::path(cluster_->StoreDir(node)) / "ingest";
+    std::error_code ec;
+    if (!fs::exists(ingest, ec)) return 0;
+    for (const auto& entry : fs::directory_iterator(ingest, ec)) {
+      total += static_cast<int64_t>(entry.file_size(ec));
+    }
+    return total;
+  }
+
+  std::string Failure(const json& pods) {
+    return "last pods: " + pods.dump(1).substr(0, 5000) + "\n" + cluster_->LogTails();
+  }
+
+  TempDir data_{"pf-survival-"};
+  std::unique_ptr<ThrottleProxy> relay_;  // outlives nothing: the cluster stops first
+  std::unique_ptr<Cluster> cluster_;
+};
+
+// A killed coordinator: its nodes go on pulling, reconnect when it is back, and the statuses
+// and events it missed arrive; every pod it had is still there, and new pods flow again.
+TEST_F(SurvivalTest, CoordinatorKilledNodesServeOnAndReconcile) {
+  ASSERT_NO_FATAL_FAILURE(StartSlowRelay(8 << 20));  // the 40 MiB image takes about 5 s
+  ASSERT_NO_FATAL_FAILURE(StartCluster(2));
+  ASSERT_NO_FATAL_FAILURE(
+      Apply("first.yaml", PodManifest("first", registry().host() + "/pf/busybox:1.36")));
+  json pods;
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 1); }, &pods)) << Failure(pods);
+
+  // The slow pull starts, then the coordinator dies under it.
+  ASSERT_NO_FATAL_FAILURE(
+      Apply("slow.yaml", PodManifest("slow", relay_->host() + "/pf/big:1.0", "node-2")));
+  ASSERT_TRUE(WaitUntil([&] { return relay_->bytes_relayed() > (1u << 20); }, kLongWait))
+      << cluster_->LogTails();
+  ASSERT_TRUE(cluster_->Signal("coordinator", SIGKILL).ok());
+
+  // The node finishes the pull on its own.
+  const std::string node_log = cluster_->LogFile("node-2");
+  ASSERT_TRUE(WaitUntil(
+      [&] { return ReadAll(node_log).find("pf/big:1.0 digest=") != std::string::npos; }, kLongWait))
+      << cluster_->LogTails();
+
+  const auto restarted = std::chrono::steady_clock::now();
+  ASSERT_TRUE(cluster_->Launch("coordinator").ok());
+  ASSERT_TRUE(WaitNodeState("node-1", "Ready") && WaitNodeState("node-2", "Ready"))
+      << cluster_->LogTails();
+  std::cout << "[figures] both nodes registered again " << SecondsSince(restarted)
+            << " s after the coordinator was restarted\n";
+
+  // Both pods are there; the one that finished while the coordinator was away is reported.
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 2); }, &pods)) << Failure(pods);
+  EXPECT_EQ(NodeOf(FindPod(pods, "slow")), "node-2");
+  CommandResult events = cluster_->Client("get events -o json");
+  ASSERT_EQ(events.exit_code, 0) << events.output;
+  json list = json::parse(events.output, nullptr, false);
+  bool pulled_event = false;
+  for (const auto& event : list.value("items", json::array())) {
+    pulled_event |= event.value("/involvedObject/name"_json_pointer, std::string()) == "slow" &&
+                    event.value("reason", "") == "Pulled";
+  }
+  EXPECT_TRUE(pulled_event) << "the Pulled event of the pod that finished while the coordinator "
+                               "was away is missing: "
+                            << events.output.substr(0, 3000);
+
+  // New work flows through the new connection.
+  ASSERT_NO_FATAL_FAILURE(
+      Apply("after.yaml", PodManifest("after", registry().host() + "/pf/sidecar:1.0", "node-1")));
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 3); }, &pods)) << Failure(pods);
+  EXPECT_GT(CheckBlobs("node-2"), 0);
+}
+
+// A frozen node is noticed by heartbeats; pods deleted and created for it meanwhile are
+// reconciled when it thaws.
+TEST_F(SurvivalTest, FrozenNodeIsDetectedAndReconcilesAfterThaw) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(2));
+  ASSERT_NO_FATAL_FAILURE(
+      Apply("keep.yaml", PodManifest("gone", registry().host() + "/pf/busybox:1.36", "node-2")));
+  json pods;
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 1); }, &pods)) << Failure(pods);
+
+  const auto frozen = std::chrono::steady_clock::now();
+  ASSERT_TRUE(cluster_->Signal("node-2", SIGSTOP).ok());
+  const bool detected = WaitNodeState("node-2", "NotReady");
+  std::cout << "[figures] frozen node seen NotReady after " << SecondsSince(frozen)
+            << " s (heartbeat 500 ms, connection timeout 2 s)\n";
+  if (!detected) (void)cluster_->Signal("node-2", SIGCONT);
+  ASSERT_TRUE(detected) << cluster_->LogTails();
+
+  // While it is away: one of its pods is deleted, another is created for it.
+  CommandResult deleted = cluster_->Client("delete pod gone");
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.output;
+  ASSERT_NO_FATAL_FAILURE(
+      Apply("new.yaml", PodManifest("new", registry().host() + "/pf/sidecar:1.0", "node-2")));
+
+  const auto thawed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(cluster_->Signal("node-2", SIGCONT).ok());
+  ASSERT_TRUE(WaitNodeState("node-2", "Ready")) << cluster_->LogTails();
+  std::cout << "[figures] thawed node Ready again after " << SecondsSince(thawed) << " s\n";
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 1); }, &pods)) << Failure(pods);
+  EXPECT_EQ(PodName(pods["items"][0]), "new");
+  EXPECT_EQ(NodeOf(pods["items"][0]), "node-2");
+  // The deleted pod's chain is gone from the node: one chain, the new pod's.
+  json live = Chaos("list --node node-2");
+  ASSERT_TRUE(live.is_object());
+  EXPECT_EQ(live["live"].value("pod-chain", -1), 1) << live.dump();
+}
+
+// A node gone past the grace period: its own pods are reported NodeLost, the Deployment's are
+// replaced on nodes that are up; a node added meanwhile takes pods; the lost node comes back
+// with the pods that are still its own.
+TEST_F(SurvivalTest, LostNodePodsReportedAndDeploymentKeepsReplicas) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
+  const std::string busybox = registry().host() + "/pf/busybox:1.36";
+  // The replicas first, so that the least-loaded placement puts one on every node.
+  ASSERT_NO_FATAL_FAILURE(Apply("workers.yaml", DeploymentManifest("workers", 3, busybox)));
+  ASSERT_NO_FATAL_FAILURE(Apply("solo.yaml", PodManifest("solo", busybox, "node-3")));
+  json pods;
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 4); }, &pods)) << Failure(pods);
+  int workers_on_node_3 = 0;
+  for (const auto& pod : pods["items"]) {
+    workers_on_node_3 += PodName(pod) != "solo" && NodeOf(pod) == "node-3" ? 1 : 0;
+  }
+  ASSERT_EQ(workers_on_node_3, 1) << Failure(pods);
+
+  ASSERT_TRUE(cluster_->Signal("node-3", SIGKILL).ok());
+  const auto killed = std::chrono::steady_clock::now();
+  auto settled = [&](const json& p) {
+    int workers_ready = 0, workers = 0;
+    bool solo_lost = false;
+    for (const auto& pod : p["items"]) {
+      if (PodName(pod) == "solo") {
+        solo_lost = PodCondition(pod, "ImagesReady") == "Unknown" &&
+                    ConditionReason(pod, "ImagesReady") == "NodeLost";
+        continue;
+      }
+      ++workers;
+      if (NodeOf(pod) == "node-3") return false;
+      workers_ready += ImagesReady(pod) ? 1 : 0;
+    }
+    return solo_lost && workers == 3 && workers_ready == 3;
+  };
+  ASSERT_TRUE(PollPods(settled, &pods)) << Failure(pods);
+  std::cout << "[figures] killed node's pods reported lost and replaced after "
+            << SecondsSince(killed) << " s (grace " << kGraceSeconds << " s)\n";
+
+  // The lost node comes back: its own pod is ready again, the replaced ones are not its any
+  // more, and the Deployment still has three.
+  ASSERT_TRUE(cluster_->Launch("node-3").ok());
+  ASSERT_TRUE(WaitNodeState("node-3", "Ready")) << cluster_->LogTails();
+
+  // A node joins while pods run and takes new ones.
+  ASSERT_TRUE(cluster_->AddNode("node-4", kNodeConfig).ok()) << cluster_->LogTails();
+  ASSERT_NO_FATAL_FAILURE(Apply("late.yaml", PodManifest("late", busybox, "node-4")));
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 5); }, &pods)) << Failure(pods);
+  EXPECT_EQ(NodeOf(FindPod(pods, "late")), "node-4");
+  EXPECT_EQ(NodeOf(FindPod(pods, "solo")), "node-3");
+  json live = Chaos("list --node node-3");
+  ASSERT_TRUE(live.is_object());
+  EXPECT_EQ(live["live"].value("pod-chain", -1), 1) << live.dump();
+}
+
+// Every kind of node actor killed, again and again, while images are pulled: each is
+// restarted, the work it held is retried, and every pod gets its images, with sound blobs.
+TEST_F(SurvivalTest, ChaosKillsEveryKindAndEveryPodStillGetsItsImages) {
+  ASSERT_NO_FATAL_FAILURE(StartSlowRelay(6 << 20));
+  const int metrics_port = testing::FreeLoopbackPort();
+  ASSERT_NO_FATAL_FAILURE(StartCluster(1, std::string(kNodeConfig) + "serializeImagePulls: false\n",
+                                       {"--metrics", "127.0.0.1:" + std::to_string(metrics_port)}));
+  const std::string slow = relay_->host();
+  ASSERT_NO_FATAL_FAILURE(
+      Apply("pods.yaml", PodManifest("big", slow + "/pf/big:1.0") + "---\n" +
+                             PodManifest("small", slow + "/pf/busybox:1.36") + "---\n" +
+                             DeploymentManifest("web", 2, slow + "/pf/app:v1")));
+
+  // Kill each kind a few times while the pulls run (bounded: 3 rounds).
+  const std::vector<std::string> kinds = {"transfer", "pull-queue", "pod-chain",
+                                          "credential-resolver", "backoff"};
+  std::map<std::string, int> killed;
+  ASSERT_TRUE(WaitUntil([&] { return relay_->bytes_relayed() > (2u << 20); }, kLongWait))
+      << cluster_->LogTails();
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& kind : kinds) {
+      json reply = Chaos("kill --node node-1 --actor " + kind + (round == 1 ? " --all" : ""));
+      ASSERT_TRUE(reply.is_object());
+      killed[kind] += reply.value("killed", 0);
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // pacing, not a wait
+    }
+  }
+
+  json pods;
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 4); }, &pods)) << Failure(pods);
+
+  // Every kind was killed at least once and restarted as often; one of each service is live.
+  json live = Chaos("list --node node-1");
+  ASSERT_TRUE(live.is_object());
+  std::cout << "[figures] chaos kills:";
+  for (const auto& kind : kinds) std::cout << " " << kind << "=" << killed[kind];
+  std::cout << "; restarts: " << live["restarts"].dump() << "\n";
+  for (const auto& kind : kinds) {
+    if (kind == "transfer") continue;  // only while a pull runs; may have been between pulls
+    EXPECT_GE(killed[kind], 1) << kind;
+    EXPECT_EQ(live["restarts"].value(kind, -1), killed[kind]) << kind << " " << live.dump();
+  }
+  EXPECT_GE(killed["transfer"], 1) << "no transfer was running during any round";
+  EXPECT_EQ(live["restarts"].value("transfer", -1), killed["transfer"]) << live.dump();
+  EXPECT_EQ(live["live"].value("pull-queue", 0), 1);
+  EXPECT_EQ(live["live"].value("backoff", 0), 1);
+  EXPECT_EQ(live["live"].value("credential-resolver", 0), 1);
+  EXPECT_EQ(live["live"].value("pod-chain", 0), 4);
+  EXPECT_EQ(live["live"].value("transfer", -1), 0);
+
+  // The restarts are counted in the node's metrics too.
+  CommandResult metrics =
+      testing::RunCommand("curl -sf http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics");
+  ASSERT_EQ(metrics.exit_code, 0) << metrics.output;
+  const std::string series = "pullfleet_actor_restarts_total{kind=\"pull-queue\",node=\"node-1\"} ";
+  const auto at = metrics.output.find(series);
+  ASSERT_NE(at, std::string::npos) << metrics.output.substr(0, 4000);
+  EXPECT_EQ(std::stod(metrics.output.substr(at + series.size())), killed["pull-queue"]);
+  EXPECT_GE(CheckBlobs("node-1"), 5);
+}
+
+TEST_F(SurvivalTest, ChaosIsRefusedUnlessTheNodeAllowsIt) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(1, "resyncSeconds: 1\n"));
+  CommandResult refused = cluster_->Client("chaos kill --node node-1 --actor pull-queue");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("Forbidden"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("allowChaos"), std::string::npos) << refused.output;
+  CommandResult unknown = cluster_->Client("chaos list --node node-9");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.output.find("NotFound"), std::string::npos) << unknown.output;
+}
+
+// kill -9 of a node in the middle of a pull, then a restart with the same data folder: the
+// interrupted pull resumes from the bytes on disk (Range), completed blobs are not fetched
+// again, and the pod gets its image.
+TEST_F(SurvivalTest, NodeKilledMidPullResumesFromTheBytesOnDisk) {
+  ASSERT_NO_FATAL_FAILURE(StartSlowRelay(4 << 20));  // about 10 s for the 40 MiB image
+  ASSERT_NO_FATAL_FAILURE(StartCluster(1, std::string(kNodeConfig) + "maxConcurrentBlobs: 1\n"));
+  const int64_t big_size = std::stoll(registry().Env("BIG_SIZE"));
+  ASSERT_NO_FATAL_FAILURE(Apply("big.yaml", PodManifest("big", relay_->host() + "/pf/big:1.0")));
+  // Kill it once about a third is on disk (in finished blobs and a partial one).
+  ASSERT_TRUE(WaitUntil([&] { return relay_->bytes_relayed() > static_cast<size_t>(big_size / 3); },
+                        kLongWait))
+      << cluster_->LogTails();
+  ASSERT_TRUE(cluster_->Signal("node-1", SIGKILL).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // lets the relay see the reset
+  const size_t relayed_before = relay_->bytes_relayed();
+  int64_t on_disk = PartialBytes("node-1");
+  const fs::path blobs = fs::path(cluster_->StoreDir("node-1")) / "blobs" / "sha256";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(blobs, ec)) on_disk += entry.file_size(ec);
+  ASSERT_GT(on_disk, big_size / 10) << "too little on disk to tell a resume from a restart";
+
+  ASSERT_TRUE(cluster_->Launch("node-1").ok());
+  json pods;
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 1); }, &pods)) << Failure(pods);
+  const size_t fetched_after = relay_->bytes_relayed() - relayed_before;
+  std::cout << "[figures] " << on_disk << " of " << big_size << " bytes were on disk at the kill; "
+            << fetched_after << " bytes fetched after the restart\n";
+  // Only what was missing (plus manifests, headers and a chunk in flight) came again.
+  EXPECT_LT(static_cast<int64_t>(fetched_after), big_size - on_disk + (1 << 20));
+  EXPECT_NE(ReadAll(cluster_->LogFile("node-1")).find("pull was interrupted"), std::string::npos)
+      << "the leftover pull intent was not reported at start-up";
+  EXPECT_EQ(PartialBytes("node-1"), 0);
+  EXPECT_GE(CheckBlobs("node-1"), 5);
+}
+
+}  // namespace
+}  // namespace pullfleet::e2e
