@@ -12,7 +12,7 @@ BUILD_PACKAGES=(
 # The real servers and image tools the demo and the integration tests drive.
 RIG_PACKAGES=(
   docker-registry skopeo umoci busybox-static apache2-utils openssl curl jq
-  prometheus python3-jwt python3-cryptography python3-yaml ca-certificates iproute2
+  prometheus python3-jwt python3-cryptography python3-yaml ca-certificates iproute2 iptables
 )
 
 missing=()

@@ -103,6 +103,73 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// A fleet started by deploy/local-fleet.sh: the coordinator and every node in a network
+// namespace of its own, on a bridge this test creates. Stopped and removed when it dies.
+class NamespacedFleet {
+ public:
+  NamespacedFleet() {
+    // Names and a /24 of this process only, so parallel runs do not meet.
+    const int pid = static_cast<int>(getpid());
+    prefix_ = "pf" + std::to_string(pid % 100000);
+    subnet_ = "10." + std::to_string(100 + pid % 100) + "." + std::to_string(pid / 100 % 250);
+  }
+  ~NamespacedFleet() {
+    if (started_) Script("down");
+  }
+
+  Status Up(const std::string& data, int nodes, const std::string& node_config_file) {
+    started_ = true;  // `down` cleans up whatever part of `up` happened
+    CommandResult up = Script(
+        "up --nodes " + std::to_string(nodes) + " --data " + testing::ShellQuote(data) +
+        " --binary " + testing::ShellQuote(PULLFLEET_BINARY_DIR "/cmd/pullfleet") +
+        " --node-config " + testing::ShellQuote(node_config_file) + " -- --node-grace-seconds 60");
+    if (up.exit_code != 0) return Error(ErrorCode::kInternal, "local-fleet.sh up: " + up.output);
+    return Status::Ok();
+  }
+
+  // The bridge's address in the root namespace: the nodes reach the test's relay there.
+  std::string bridge() const { return subnet_ + ".254"; }
+  CommandResult Script(const std::string& args) const {
+    // The options go before `--`, which passes the rest to the coordinator.
+    std::string line = args;
+    const std::string tail = " --prefix " + prefix_ + " --subnet " + subnet_;
+    const auto dashes = line.find(" -- ");
+    if (dashes == std::string::npos) {
+      line += tail;
+    } else {
+      line.insert(dashes, tail);
+    }
+    return testing::RunCommand(PULLFLEET_SOURCE_DIR "/deploy/local-fleet.sh " + line + " 2>&1");
+  }
+  CommandResult Client(const std::string& args) const {
+    return testing::RunCommand("timeout -k 5 45 " PULLFLEET_BINARY_DIR "/cmd/pullfleet " + args +
+                               " --server " + subnet_ + ".1:7400 2>&1");
+  }
+  std::map<std::string, std::string> NodeStates() const {
+    std::map<std::string, std::string> states;
+    std::istringstream lines(Client("get nodes").output);
+    std::string name, state;
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      if (words >> name >> state && name != "NAME") states[name] = state;
+    }
+    return states;
+  }
+  Result<json> Pods() const {
+    CommandResult result = Client("get pods -o json");
+    json parsed = json::parse(result.output, nullptr, false);
+    if (result.exit_code != 0 || !parsed.is_object()) {
+      return Error(ErrorCode::kInternal, "get pods: " + result.output);
+    }
+    return parsed;
+  }
+
+ private:
+  std::string prefix_;
+  std::string subnet_;
+  bool started_ = false;
+};
+
 class SurvivalTest : public RegistrySuite<SurvivalTest> {
  protected:
   void StartCluster(int nodes, const std::string& node_config = kNodeConfig,
@@ -446,6 +513,77 @@ TEST_F(SurvivalTest, NodeKilledMidPullResumesFromTheBytesOnDisk) {
       << "the leftover pull intent was not reported at start-up";
   EXPECT_EQ(PartialBytes("node-1"), 0);
   EXPECT_GE(CheckBlobs("node-1"), 5);
+}
+
+// Nodes on their own addresses, each in a network namespace (deploy/local-fleet.sh), pulling
+// through a relay on the bridge. A node whose network is cut (iptables DROP in its namespace)
+// is noticed by heartbeats, keeps its pods, and reconciles the pods deleted and created
+// meanwhile once the network is back.
+TEST_F(SurvivalTest, NetworkCutInANamespaceIsDetectedAndHealed) {
+  if (geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
+  const std::string dir = data_.path() + "/fleet";
+  fs::create_directories(dir);
+  NamespacedFleet fleet;
+  // The relay's address goes into the node config before the nodes start.
+  const int port = testing::FreeLoopbackPort();
+  const std::string relay = fleet.bridge() + ":" + std::to_string(port);
+  const std::string config_file = dir + "/node.yaml";
+  std::ofstream(config_file) << kNodeConfig << "registries:\n  \"" << relay
+                             << "\": {plainHTTP: true}\n";
+  ASSERT_TRUE(fleet.Up(dir, 2, config_file).ok()) << fleet.Script("status").output;
+  auto proxy = ThrottleProxy::Start(registry().host(), 64 << 20, testing::ProxyFault::kNone,
+                                    fleet.bridge(), static_cast<uint16_t>(port));
+  ASSERT_TRUE(proxy.ok()) << proxy.error().message();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto states = fleet.NodeStates();
+        return states["node-1"] == "Ready" && states["node-2"] == "Ready";
+      },
+      kLongWait))
+      << fleet.Client("get nodes").output;
+
+  auto apply = [&](const std::string& name, const std::string& yaml) {
+    const std::string file = dir + "/" + name;
+    std::ofstream(file) << yaml;
+    return fleet.Client("apply -f " + file);
+  };
+  auto ready_pods = [&](std::set<std::string> want) {
+    return WaitUntil(
+        [&] {
+          auto pods = fleet.Pods();
+          if (!pods.ok() || (*pods)["items"].size() != want.size()) return false;
+          for (const auto& pod : (*pods)["items"]) {
+            if (want.count(PodName(pod)) == 0 || !ImagesReady(pod)) return false;
+          }
+          return true;
+        },
+        kLongWait, std::chrono::milliseconds(200));
+  };
+  ASSERT_EQ(apply("a.yaml", PodManifest("one", relay + "/pf/busybox:1.36", "node-1") + "---\n" +
+                                PodManifest("two", relay + "/pf/sidecar:1.0", "node-2"))
+                .exit_code,
+            0);
+  ASSERT_TRUE(ready_pods({"one", "two"})) << fleet.Client("get pods -o wide").output;
+
+  const auto cut = std::chrono::steady_clock::now();
+  ASSERT_EQ(fleet.Script("cut node-2").exit_code, 0);
+  const bool detected = WaitUntil([&] { return fleet.NodeStates()["node-2"] == "NotReady"; },
+                                  kLongWait, std::chrono::milliseconds(100));
+  std::cout << "[figures] cut-off node seen NotReady after " << SecondsSince(cut) << " s\n";
+  if (!detected) fleet.Script("heal node-2");
+  ASSERT_TRUE(detected) << fleet.Client("get nodes").output;
+
+  ASSERT_EQ(fleet.Client("delete pod two").exit_code, 0);
+  ASSERT_EQ(apply("b.yaml", PodManifest("three", relay + "/pf/app:v1", "node-2")).exit_code, 0);
+  const auto healed = std::chrono::steady_clock::now();
+  ASSERT_EQ(fleet.Script("heal node-2").exit_code, 0);
+  ASSERT_TRUE(WaitUntil([&] { return fleet.NodeStates()["node-2"] == "Ready"; }, kLongWait))
+      << fleet.Client("get nodes").output;
+  std::cout << "[figures] healed node Ready again after " << SecondsSince(healed) << " s\n";
+  ASSERT_TRUE(ready_pods({"one", "three"})) << fleet.Client("get pods -o wide").output;
+  json live = json::parse(fleet.Client("chaos list --node node-2 -o json").output, nullptr, false);
+  ASSERT_TRUE(live.is_object());
+  EXPECT_EQ(live["live"].value("pod-chain", -1), 1) << live.dump();
 }
 
 }  // namespace

@@ -45,7 +45,9 @@ bool WriteAll(int fd, const char* data, size_t size) {
 
 Result<std::unique_ptr<ThrottleProxy>> ThrottleProxy::Start(const std::string& target,
                                                             size_t bytes_per_second,
-                                                            ProxyFault fault) {
+                                                            ProxyFault fault,
+                                                            const std::string& listen_address,
+                                                            uint16_t listen_port) {
   const auto colon = target.rfind(':');
   if (colon == std::string::npos || bytes_per_second == 0) {
     return Error(ErrorCode::kInvalidArgument,
@@ -58,16 +60,21 @@ Result<std::unique_ptr<ThrottleProxy>> ThrottleProxy::Start(const std::string& t
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(listen_port);
+  if (inet_pton(AF_INET, listen_address.c_str(), &addr.sin_addr) != 1) {
+    close(fd);
+    return Error(ErrorCode::kInvalidArgument,
+                 "throttle proxy: not an IPv4 address: \"" + listen_address + "\"");
+  }
   socklen_t length = sizeof addr;
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 64) != 0 ||
       getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
     const std::string reason = strerror(errno);
     close(fd);
-    return Error(ErrorCode::kNetwork, "throttle proxy: listen on loopback: " + reason);
+    return Error(ErrorCode::kNetwork,
+                 "throttle proxy: listen on " + listen_address + ": " + reason);
   }
-  const std::string host = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const std::string host = listen_address + ":" + std::to_string(ntohs(addr.sin_port));
   std::unique_ptr<ThrottleProxy> proxy(new ThrottleProxy(fd, host, target_port, bytes_per_second));
   proxy->fault_ = fault;
   proxy->acceptor_ = std::thread([raw = proxy.get()] { raw->AcceptLoop(); });

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,15 +28,17 @@ enum class ProxyFault { kNone, kStall, kTooManyRequests };
 
 class ThrottleProxy {
  public:
-  // Listens on a free loopback port and relays to `target` ("127.0.0.1:PORT").
-  static Result<std::unique_ptr<ThrottleProxy>> Start(const std::string& target,
-                                                      size_t bytes_per_second,
-                                                      ProxyFault fault = ProxyFault::kNone);
+  // Listens on a free port of `listen_address` (loopback by default; a test may name an
+  // address on a network namespace bridge it created; `listen_port` 0 lets the OS choose)
+  // and relays to `target` ("127.0.0.1:PORT").
+  static Result<std::unique_ptr<ThrottleProxy>> Start(
+      const std::string& target, size_t bytes_per_second, ProxyFault fault = ProxyFault::kNone,
+      const std::string& listen_address = "127.0.0.1", uint16_t listen_port = 0);
   ~ThrottleProxy();
   ThrottleProxy(const ThrottleProxy&) = delete;
   ThrottleProxy& operator=(const ThrottleProxy&) = delete;
 
-  // "127.0.0.1:PORT": use it as the registry part of image references.
+  // "ADDRESS:PORT": use it as the registry part of image references.
   const std::string& host() const { return host_; }
   // Connections accepted so far.
   int connections() const { return connections_.load(); }
