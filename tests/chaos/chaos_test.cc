@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <random>
 #include <set>
 #include <thread>
@@ -99,6 +100,9 @@ std::string Manifests(const std::string& relay) {
 struct Ledger {
   std::map<std::string, int> actions;
   std::map<std::string, std::map<std::string, int64_t>> kills_since_start;  // node -> kind -> n
+  std::map<std::string, int64_t> kills;  // kind -> n, over the whole run
+  // Kills in node lifetimes that ended by SIGKILL: their log lines may be missing.
+  std::map<std::string, int64_t> maybe_unlogged;
   int chaos_refused = 0;  // the node was restarting: nothing killed
 };
 
@@ -133,7 +137,11 @@ class ChaosSuite : public RegistrySuite<ChaosSuite> {
   }
   int Between(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
 
-  void Restarted(const std::string& node) { ledger_.kills_since_start[node].clear(); }
+  // A kill -9 can come before a killed actor's restart was logged.
+  void Restarted(const std::string& node) {
+    for (const auto& [kind, n] : ledger_.kills_since_start[node]) ledger_.maybe_unlogged[kind] += n;
+    ledger_.kills_since_start[node].clear();
+  }
 
   void KillActor() {
     const std::string node = Pick(cluster_->NodeNames());
@@ -147,6 +155,7 @@ class ChaosSuite : public RegistrySuite<ChaosSuite> {
       return;
     }
     ledger_.actions["kill " + kind] += reply.value("killed", 0);
+    ledger_.kills[kind] += reply.value("killed", 0);
     ledger_.kills_since_start[node][kind] += reply.value("killed", 0);
   }
 
@@ -318,6 +327,36 @@ TEST_F(ChaosSuite, EveryPodReachesItsStateAndEveryBlobIsSound) {
       ++partial_files;  // left by pulls whose pod moved away; never counted as present
     }
   }
+
+  // The node logs (kept across restarts) tell the same story: one "died; restarting" per
+  // killed actor, and how many pulls ended which way.
+  std::string logs;
+  for (const auto& node : cluster_->NodeNames()) {
+    std::ifstream in(cluster_->LogFile(node));
+    logs += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  auto count = [&](const std::string& needle) {
+    int64_t n = 0;
+    for (size_t at = logs.find(needle); at != std::string::npos; at = logs.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const std::map<std::string, std::string> log_lines = {
+      {"pull-queue", "actor pull-queue died"},
+      {"backoff", "actor backoff died"},
+      {"credential-resolver", "actor credential-resolver died"},
+      {"pod-chain", "chain died"},
+      {"transfer", "transfer killed; restarting it"}};
+  for (const auto& [kind, line] : log_lines) {
+    const int64_t logged = count(line);
+    EXPECT_LE(logged, ledger_.kills[kind]) << kind << ": restarts nobody asked for";
+    EXPECT_GE(logged, ledger_.kills[kind] - ledger_.maybe_unlogged[kind]) << kind;
+  }
+  std::cout << "[chaos] pulls: " << count(" pulled in ") << " finished, " << count("pull failed:")
+            << " failed (the missing image, and pulls cut by chaos, retried), "
+            << count("pull was interrupted") << " interrupted by a kill -9 and found at start-up, "
+            << count("transfer killed; restarting it") << " transfers restarted\n";
 
   // Figures.
   std::cout << "[chaos] " << steps << " actions in " << seconds << " s:\n";
