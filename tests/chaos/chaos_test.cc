@@ -1,7 +1,7 @@
 // The chaos suite of issue 5: a coordinator and three node processes of the real binary pull
 // real images from the real registry (through a throttling relay, so pulls last long enough to
 // be hit) while the suite, for a bounded time, again and again
-//   - kills random node actors of every kind (`pullfleet chaos kill`),
+//   - kills node actors of every kind in turn, on random nodes (`pullfleet chaos kill`),
 //   - SIGKILLs node processes and restarts them on the same data folder,
 //   - replaces a node by a fresh machine (SIGKILL, data folder wiped, restart): a full re-pull,
 //   - SIGKILLs the coordinator and restarts it,
@@ -45,8 +45,9 @@ constexpr int kNodes = 3;
 constexpr auto kSettleTimeout = std::chrono::seconds(240);
 // Nodes are never lost during chaos: restarts and freezes are shorter than this.
 constexpr const char* kGraceSeconds = "20";
-const std::vector<std::string> kKinds = {"pull-queue", "pod-chain", "credential-resolver",
-                                         "backoff", "transfer"};
+// Transfers first: the first kill comes while the first pulls run.
+const std::vector<std::string> kKinds = {"transfer", "pull-queue", "pod-chain",
+                                         "credential-resolver", "backoff"};
 
 int EnvInt(const char* name, int fallback) {
   const char* value = std::getenv(name);
@@ -143,9 +144,8 @@ class ChaosSuite : public RegistrySuite<ChaosSuite> {
     ledger_.kills_since_start[node].clear();
   }
 
-  void KillActor() {
+  void KillActor(const std::string& kind) {
     const std::string node = Pick(cluster_->NodeNames());
-    const std::string kind = Pick(kKinds);
     const bool all = Between(0, 2) == 0;
     CommandResult result = cluster_->Client("chaos kill --node " + node + " --actor " + kind +
                                             (all ? " --all" : "") + " -o json");
@@ -198,15 +198,24 @@ class ChaosSuite : public RegistrySuite<ChaosSuite> {
     }
   }
 
-  // One random action; weights favour actor kills, the cheapest and most varied.
-  void RandomAction() {
-    const int roll = Between(0, 11);
-    if (roll < 5) return KillActor();
-    if (roll < 6) return KillNode(false);
-    if (roll < 7) return KillNode(true);
-    if (roll < 8) return KillCoordinator();
-    if (roll < 9) return FreezeNode();
-    return DeleteDeploymentPod();
+  // The next action. Kinds and actions take turns, so that even the short CI run hits each
+  // of them; which node, which moment and how long are random.
+  void NextAction(int step) {
+    static const std::vector<int> kSchedule = {0, 1, 0, 2, 0, 3, 0, 4, 0, 5};
+    switch (kSchedule[step % kSchedule.size()]) {
+      case 0:
+        return KillActor(kKinds[(step / 2) % kKinds.size()]);
+      case 1:
+        return KillNode(false);
+      case 2:
+        return FreezeNode();
+      case 3:
+        return KillCoordinator();
+      case 4:
+        return DeleteDeploymentPod();
+      default:
+        return KillNode(true);
+    }
   }
 
   // Every process runs and none is frozen.
@@ -270,7 +279,7 @@ TEST_F(ChaosSuite, EveryPodReachesItsStateAndEveryBlobIsSound) {
   const auto chaos_end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   int steps = 0;
   while (std::chrono::steady_clock::now() < chaos_end) {
-    ASSERT_NO_FATAL_FAILURE(RandomAction());
+    ASSERT_NO_FATAL_FAILURE(NextAction(steps));
     ++steps;
     std::this_thread::sleep_for(std::chrono::milliseconds(Between(100, 600)));  // pacing
   }
