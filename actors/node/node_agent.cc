@@ -191,15 +191,17 @@ void Disconnect(AgentActor* self) {
   st.registered = false;
 }
 
-// Tries again later unless this is the in-process coordinator (which ends only with the
-// process).
+// Tries again later: by address through the middleman, or (`pullfleet up`) with the same
+// in-process handle, whose registration may have timed out on a loaded machine.
 void ScheduleReconnect(AgentActor* self, const std::string& why) {
   auto& st = self->state;
   Disconnect(self);
-  if (st.link.host.empty()) return;
+  if (st.link.host.empty() && !st.link.local) return;
   const auto wait = st.reconnect->Next(std::uniform_real_distribution<double>(0, 1)(st.rng));
-  spdlog::info("node={} coordinator {}:{} not reachable ({}); next attempt in {} ms",
-               st.context->name, st.link.host, st.link.port, why, wait.count());
+  spdlog::info(
+      "node={} coordinator {} not reachable ({}); next attempt in {} ms", st.context->name,
+      st.link.host.empty() ? "in this process" : st.link.host + ":" + std::to_string(st.link.port),
+      why, wait.count());
   self->delayed_send(self, wait, reconnect_atom::value, ++st.link_attempt);
 }
 
