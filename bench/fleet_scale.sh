@@ -4,8 +4,10 @@
 # restarts it on the same data folder and measures how long until every node is back.
 # A benchmark, run by hand (not in CI):
 #
-#   bench/fleet_scale.sh [--nodes 200] [--binary build/cmd/pullfleet] [--rounds 1]
+#   bench/fleet_scale.sh [--nodes 200] [--binary build/cmd/pullfleet] [--rounds 1] [--keep]
+#                        [--heartbeat-ms 500] [--connection-timeout-ms 2000]
 #
+# --keep leaves the data folder (every process's log) for a look at why a node was slow.
 # Prints one line of figures per phase. Every process it starts is stopped when it ends, also
 # on Ctrl-C. Needs a file-descriptor limit of about N+100 for the coordinator (raised here).
 set -euo pipefail
@@ -14,12 +16,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 nodes=200
 binary=build/cmd/pullfleet
 rounds=1
+keep=0
+heartbeat=500
+timeout_ms=2000
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) nodes=$2; shift 2 ;;
     --binary) binary=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
-    *) echo "usage: $0 [--nodes N] [--binary PATH] [--rounds R]" >&2; exit 2 ;;
+    --keep) keep=1; shift ;;
+    --heartbeat-ms) heartbeat=$2; shift 2 ;;
+    --connection-timeout-ms) timeout_ms=$2; shift 2 ;;
+    *) echo "usage: $0 [--nodes N] [--binary PATH] [--rounds R] [--keep]" >&2; exit 2 ;;
   esac
 done
 [ -x "$binary" ] || { echo "no binary at $binary (scripts/build.sh pullfleet)" >&2; exit 1; }
@@ -38,7 +46,7 @@ cleanup() {
   [ -z "$coordinator_pid" ] || kill -KILL "$coordinator_pid" 2>/dev/null || true
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$data"
+  if [ "$keep" -eq 1 ]; then echo "logs kept in $data"; else rm -rf "$data"; fi
 }
 trap cleanup EXIT INT TERM
 
@@ -61,18 +69,19 @@ wait_all_ready() {
 
 start_coordinator() {
   "$binary" coordinator --listen "$server" --data "$data/coordinator" \
+    --heartbeat-ms "$heartbeat" --connection-timeout-ms "$timeout_ms" \
     >>"$data/coordinator.log" 2>&1 &
   coordinator_pid=$!
 }
 
-printf 'config: max-threads of the sharing scheduler 2 (the cores), heartbeat 500 ms, timeout 2 s\n'
+printf 'config: sharing scheduler, heartbeat %s ms, connection timeout %s ms\n' "$heartbeat" "$timeout_ms"
 start_coordinator
 until "$binary" get nodes --server "$server" >/dev/null 2>&1; do sleep 0.05; done
 
 start=$(now)
 for i in $(seq 1 "$nodes"); do
   "$binary" node --name "n$i" --coordinator "$server" --data "$data/nodes/n$i" \
-    >>"$data/node-$i.log" 2>&1 &
+    --heartbeat-ms "$heartbeat" --connection-timeout-ms "$timeout_ms" >>"$data/node-$i.log" 2>&1 &
   pids+=($!)
 done
 spawned=$(awk -v a="$(now)" -v b="$start" 'BEGIN{print a-b}')
