@@ -11,6 +11,7 @@
 // the undelivered events of each pod, and connects again with backoff and jitter.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <random>
@@ -69,7 +70,9 @@ struct AgentState {
   // The agent's children end with it. CAF destroys the state when the actor exits, which is
   // the last moment the handles are still valid (an attached functor runs after that).
   ~AgentState() {
-    for (auto& [uid, entry] : chains) caf::anon_send_exit(entry.actor, caf::exit_reason::kill);
+    for (auto& [uid, entry] : chains) {
+      if (entry.actor) caf::anon_send_exit(entry.actor, caf::exit_reason::kill);
+    }
     for (auto* service : {&services.queue, &services.backoff, &services.credentials}) {
       if (*service) caf::anon_send_exit(*service, caf::exit_reason::kill);
     }
@@ -135,7 +138,9 @@ void RestartService(AgentActor* self, const std::string& kind) {
   if (kind == kBackoff) st.services.backoff = fresh;
   if (kind == kCredentials) st.services.credentials = fresh;
   CountRestart(st, kind);
-  for (auto& [uid, entry] : st.chains) self->send(entry.actor, restarted_atom::value, st.services);
+  for (auto& [uid, entry] : st.chains) {
+    if (entry.actor) self->send(entry.actor, restarted_atom::value, st.services);
+  }
 }
 
 void OnServiceDown(AgentActor* self, const caf::down_msg& down, const std::string& kind) {
@@ -163,11 +168,23 @@ void StopChain(AgentActor* self, const std::string& uid) {
   auto& st = self->state;
   auto it = st.chains.find(uid);
   if (it == st.chains.end()) return;
-  self->demonitor(it->second.actor);
-  self->send_exit(it->second.actor, caf::exit_reason::user_shutdown);
+  if (it->second.actor) {
+    self->demonitor(it->second.actor);
+    self->send_exit(it->second.actor, caf::exit_reason::user_shutdown);
+  }
   st.chains.erase(it);
   st.reports.erase(uid);
   UpdateWaitingGauge(st);
+  st.restarts.erase(std::string(kPodChain) + "/" + uid);
+}
+
+// Respawns the chain of pod `uid` if the pod is still here and its chain is dead.
+void RestartChain(AgentActor* self, const std::string& uid) {
+  auto& st = self->state;
+  auto it = st.chains.find(uid);
+  if (it == st.chains.end() || it->second.actor) return;
+  CountRestart(st, kPodChain);
+  it->second.actor = SpawnChain(self, it->second.pod);
 }
 
 // ---- the link to the coordinator ---------------------------------------------------------------
@@ -326,8 +343,18 @@ void OnDown(AgentActor* self, const caf::down_msg& down) {
     spdlog::warn("node={} pod={}/{} chain died ({}); restarting", st.context->name,
                  entry.pod.metadata().namespace_(), entry.pod.metadata().name(),
                  self->system().render(down.reason));
-    CountRestart(st, kPodChain);
-    entry.actor = SpawnChain(self, entry.pod);
+    entry.actor = caf::actor();
+    // Each pod's chain has a budget of its own: one pod that keeps crashing its chain slows
+    // down alone.
+    if (WithinBudget(st, std::string(kPodChain) + "/" + uid)) {
+      RestartChain(self, uid);
+    } else {
+      spdlog::error("node={} pod={}/{} chain over its restart budget; restarting in 1 s",
+                    st.context->name, entry.pod.metadata().namespace_(),
+                    entry.pod.metadata().name());
+      self->delayed_send(self, kRestartDelayOverBudget, restarted_atom::value,
+                         std::string(kPodChain), uid);
+    }
     return;
   }
 }
@@ -359,7 +386,10 @@ int KillLocal(AgentActor* self, const std::string& kind, bool all) {
 
 void FillLive(const AgentState& st, pb::ChaosReply* reply, int transfers) {
   auto& live = *reply->mutable_live();
-  live[kPodChain] = static_cast<int32_t>(st.chains.size());
+  live[kPodChain] =
+      static_cast<int32_t>(std::count_if(st.chains.begin(), st.chains.end(), [](const auto& chain) {
+        return static_cast<bool>(chain.second.actor);
+      }));
   live[kPullQueue] = st.services.queue ? 1 : 0;
   live[kBackoff] = st.services.backoff ? 1 : 0;
   live[kCredentials] = st.services.credentials ? 1 : 0;
@@ -482,6 +512,7 @@ caf::behavior NodeAgent(AgentActor* self, NodeContextPtr context, CoordinatorLin
       },
       // A service restart delayed by the budget is due.
       [=](restarted_atom, const std::string& kind) { RestartService(self, kind); },
+      [=](restarted_atom, const std::string&, const std::string& uid) { RestartChain(self, uid); },
   };
 }
 
