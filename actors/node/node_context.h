@@ -13,6 +13,7 @@
 #include "credentials/credential_providers.h"
 #include "credentials/fingerprint.h"
 #include "metrics/metrics.h"
+#include "node/keyed_locks.h"
 #include "node/local_images.h"
 #include "node/node_config.h"
 #include "registry/client.h"
@@ -47,6 +48,8 @@ struct NodeContext {
   // Transfers restarted by the pull queue (it is their supervisor), for `chaos list`; kept
   // here because it must outlive a restarted queue.
   std::atomic<int64_t> transfer_restarts{0};
+  // One running transfer per job key, across queue restarts (see keyed_locks.h).
+  node::KeyedLocks transfer_locks;
 };
 
 using NodeContextPtr = std::shared_ptr<NodeContext>;

@@ -110,6 +110,13 @@ void RunTransfer(caf::event_based_actor* self, NodeContextPtr context, node::Pul
   job.options.on_progress = [queue, key](const pull::Progress& progress) {
     caf::anon_send(queue, progress_atom::value, key, progress);
   };
+  // A replaced transfer of this key may still be winding down: wait for it.
+  bool waited = false;
+  auto exclusive = context->transfer_locks.Acquire(key, &waited);
+  if (waited) {
+    spdlog::info("node={} image={} transfer waited for the one it replaces to stop", context->name,
+                 job.reference.Normalized());
+  }
   node::PullOutcome outcome = node::RunPullJob(job, *context->images);
   self->send(queue, done_atom::value, key, generation, std::move(outcome));
   self->quit();

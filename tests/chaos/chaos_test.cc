@@ -365,7 +365,9 @@ TEST_F(ChaosSuite, EveryPodReachesItsStateAndEveryBlobIsSound) {
   std::cout << "[chaos] pulls: " << count(" pulled in ") << " finished, " << count("pull failed:")
             << " failed (the missing image, and pulls cut by chaos, retried), "
             << count("pull was interrupted") << " interrupted by a kill -9 and found at start-up, "
-            << count("transfer killed; restarting it") << " transfers restarted\n";
+            << count("transfer killed; restarting it") << " transfers restarted, "
+            << count("waited for the one it replaces") << " replacements that waited for the "
+            << "cancelled transfer to stop (never two at once)\n";
 
   // Figures.
   std::cout << "[chaos] " << steps << " actions in " << seconds << " s:\n";

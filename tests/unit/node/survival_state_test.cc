@@ -2,10 +2,14 @@
 // intents kept in its database, and the config fields that control both.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <set>
+#include <thread>
 
+#include "node/keyed_locks.h"
 #include "node/local_images.h"
 #include "node/node_config.h"
 #include "node/reconnect_backoff.h"
@@ -129,6 +133,47 @@ TEST_F(PullIntentTest, ARecordOfANewerVersionWithUnknownFieldsIsStillRead) {
   auto leftovers = (*images)->TakeLeftoverIntents();
   ASSERT_EQ(leftovers.size(), 1u);
   EXPECT_EQ(leftovers[0].reference(), "example.com/new:1");
+}
+
+}  // namespace
+}  // namespace pullfleet::node
+
+namespace pullfleet::node {
+namespace {
+
+TEST(KeyedLocksTest, OneHolderPerKeyOthersIndependent) {
+  KeyedLocks locks;
+  bool waited = true;
+  {
+    auto a = locks.Acquire("a", &waited);
+    EXPECT_FALSE(waited);
+    auto b = locks.Acquire("b", &waited);  // another key: no wait, no deadlock
+    EXPECT_FALSE(waited);
+  }
+  auto again = locks.Acquire("a", &waited);
+  EXPECT_FALSE(waited);
+}
+
+TEST(KeyedLocksTest, ASecondHolderOfAKeyGetsItOnlyAfterTheFirstLetsGo) {
+  KeyedLocks locks;
+  std::atomic<bool> second_has_it{false};
+  std::atomic<bool> released{false};
+  bool order_kept = true;
+  std::thread second;
+  {
+    auto first = locks.Acquire("image");
+    second = std::thread([&] {
+      auto guard = locks.Acquire("image");
+      order_kept = released.load();
+      second_has_it = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let it reach the lock
+    EXPECT_FALSE(second_has_it.load());
+    released = true;
+  }
+  second.join();
+  EXPECT_TRUE(second_has_it.load());
+  EXPECT_TRUE(order_kept);
 }
 
 }  // namespace
