@@ -319,7 +319,9 @@ Status Cluster::AddNode(const std::string& name, const std::string& node_config_
 Status Cluster::Stop(int signal, std::chrono::milliseconds grace) {
   // Nodes first, so the coordinator does not see them vanish one by one while it stops.
   for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) {
-    if (it->pid > 0) kill(it->pid, signal);
+    if (it->pid <= 0) continue;
+    kill(it->pid, signal);
+    kill(it->pid, SIGCONT);  // a test may have left it frozen
   }
   std::string problems;
   for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) {
