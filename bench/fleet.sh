@@ -50,6 +50,11 @@ EOF
 
 now_ms() { date +%s%3N; }
 
+# CPU seconds (user + system) PID has used so far.
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$1/stat"
+}
+
 ready_count() {
   "$PULLFLEET" get pods -A --server "$server" 2>/dev/null | awk '$0 ~ /ImagesReady/ {n++} END {print n + 0}'
 }
@@ -63,7 +68,7 @@ one_round() {
     >"$runs/up-$round.log" 2>&1 </dev/null &
   UP_PID=$!
   for ((i = 0; i < 600; i++)); do
-    if (($("$PULLFLEET" get nodes --server "$server" 2>/dev/null | grep -c ' True' || true) >= nodes)); then
+    if (($("$PULLFLEET" get nodes --server "$server" 2>/dev/null | grep -c ' Ready ' || true) >= nodes)); then
       break
     fi
     bench_alive "$UP_PID" || bench_die "pullfleet up died (see $runs/up-$round.log)"
@@ -74,9 +79,11 @@ one_round() {
   seq 1 "$nodes" | xargs -P 4 -I{} "$PULLFLEET" images load --server "$server" --node "node-{}" \
     "$layout" >"$runs/load-$round.log" 2>&1 || bench_die "images load failed (see $runs/load-$round.log)"
   read -r hwm_before _ < <(bench_rss_kib "$UP_PID")
+  cpu0=$(cpu_seconds "$UP_PID")
 
   t0=$(now_ms)
-  "$PULLFLEET" apply -f "$manifests" --server "$server" >"$runs/apply-$round.log" 2>&1 ||
+  /usr/bin/time -f '%U %S' -o "$runs/apply-$round.cpu" "$PULLFLEET" apply -f "$manifests" \
+    --server "$server" >"$runs/apply-$round.log" 2>&1 ||
     bench_die "apply failed (see $runs/apply-$round.log)"
   t_applied=$(now_ms)
   for ((i = 0; i < 2400; i++)); do
@@ -89,23 +96,28 @@ one_round() {
   t1=$(now_ms)
   ((ready >= pods)) || bench_die "only $ready of $pods pods ImagesReady after 10 minutes"
   read -r hwm rss < <(bench_rss_kib "$UP_PID")
+  cpu1=$(cpu_seconds "$UP_PID")
   bench_stop_pid "$UP_PID" pullfleet
   UP_PID=""
-  local seconds apply_s
+  local seconds apply_s cpu client_cpu
   seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
   apply_s=$(awk -v a="$t0" -v b="$t_applied" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
-  echo "$seconds $apply_s $hwm $rss $hwm_before" >"$runs/round-$round"
+  cpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
+  client_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$runs/apply-$round.cpu")
+  echo "$seconds $apply_s $hwm $rss $hwm_before $cpu $client_cpu" >"$runs/round-$round"
   bench_log "fleet round $((round + 1)): $pods pods ready in ${seconds}s (apply returned after" \
-    "${apply_s}s, $polls listings), peak RSS $(bench_kib_to_mib "$hwm") MiB"
+    "${apply_s}s, $polls listings), process CPU ${cpu}s, apply client CPU ${client_cpu}s," \
+    "peak RSS $(bench_kib_to_mib "$hwm") MiB, load $(cut -d' ' -f1 /proc/loadavg)"
 }
 
 bench_log "fleet: $pods pods over $nodes nodes, $rounds rounds"
 for ((round = 0; round < rounds; round++)); do one_round "$round"; done
 
-secs=() applies=() hwms=() rsses=() befores=()
+secs=() applies=() hwms=() rsses=() befores=() cpus=() client_cpus=()
 for ((round = 0; round < rounds; round++)); do
-  read -r s a h r b <"$runs/round-$round"
-  secs+=("$s") applies+=("$a") hwms+=("$h") rsses+=("$r") befores+=("$b")
+  read -r s a h r b c cc <"$runs/round-$round"
+  secs+=("$s") applies+=("$a") hwms+=("$h") rsses+=("$r") befores+=("$b") cpus+=("$c")
+  client_cpus+=("$cc")
 done
 s=$(bench_median "${secs[@]}")
 rate=$(awk -v p="$pods" -v s="$s" 'BEGIN { printf "%.0f", p / s }')
@@ -114,4 +126,8 @@ bench_result ""
 bench_result "fleet: $pods pods over $nodes nodes in one process, every image present, median of $rounds rounds:"
 bench_result "  time to all ImagesReady  $s s (apply returned after $(bench_median "${applies[@]}") s)"
 bench_result "  pods per second          $rate   (target >= 5000: $(bench_check x "$rate" '>=' 5000))"
+cpu=$(bench_median "${cpus[@]}")
+client_cpu=$(bench_median "${client_cpus[@]}")
+bench_result "  CPU used meanwhile       ${cpu} s by the process, ${client_cpu} s by the apply client" \
+  "($(awk -v p="$pods" -v c="$cpu" -v k="$client_cpu" 'BEGIN { printf "%.0f", p / (c + k) }') pods per CPU-second; on a busy machine this is the figure that does not depend on the load)"
 bench_result "  process peak RSS         $hwm_mib MiB (before apply $(bench_kib_to_mib "$(bench_median "${befores[@]}")") MiB, at the end $(bench_kib_to_mib "$(bench_median "${rsses[@]}")") MiB)   (target < 200: $(bench_check x "$hwm_mib" '<' 200))"

@@ -41,11 +41,12 @@ print(s.getsockname()[1])'
 }
 
 # bench_timed OUT_FILE CMD...: runs CMD under /usr/bin/time; OUT_FILE gets
-# "WALL_SECONDS MAX_RSS_KIB". CMD's own output goes to OUT_FILE.log. Fails when CMD fails.
+# "WALL_SECONDS MAX_RSS_KIB USER_SECONDS SYSTEM_SECONDS" (CPU of CMD and the children it
+# waited for). CMD's own output goes to OUT_FILE.log. Fails when CMD fails.
 bench_timed() {
   local out=$1
   shift
-  if ! /usr/bin/time -f '%e %M' -o "$out" "$@" >"$out.log" 2>&1; then
+  if ! /usr/bin/time -f '%e %M %U %S' -o "$out" "$@" >"$out.log" 2>&1; then
     echo "bench: command failed: $*" >&2
     tail -n 5 "$out.log" >&2
     return 1

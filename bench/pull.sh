@@ -13,6 +13,8 @@
 #              own root, state and socket, CRI disabled); its RSS is the ctr client's, and the
 #              daemon's peak is reported beside it
 #   curl       the image's blobs one after another to files (no hashing, no fsync): the floor
+# CPU is user + system time of the client process (and its children): on a machine that
+# others share, it is the figure the load does not move; the registry's CPU is not counted.
 # The destination folders are deleted and `sync`ed between runs (not timed), so one client's
 # dirty pages are not written back during the next one's run.
 set -euo pipefail
@@ -103,16 +105,18 @@ for ((round = 0; round < rounds; round++)); do
   bench_log "$line"
 done
 
-declare -A wall rss
+declare -A wall rss cpu
 for client in "${clients[@]}"; do
-  walls=() rsses=()
+  walls=() rsses=() cpus=()
   for ((round = 0; round < rounds; round++)); do
-    read -r w r <"$runs/$client-$round"
+    read -r w r u s <"$runs/$client-$round"
     walls+=("$w")
     rsses+=("$r")
+    cpus+=("$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')")
   done
   wall[$client]=$(bench_median "${walls[@]}")
   rss[$client]=$(bench_median "${rsses[@]}")
+  cpu[$client]=$(bench_median "${cpus[@]}")
 done
 daemon=()
 for ((round = 0; round < rounds; round++)); do daemon+=("$(cat "$runs/ctr-$round.daemon")"); done
@@ -126,8 +130,8 @@ bench_result "pull $label ($((size / 1048576)) MiB of layers), median of $rounds
 for client in "${clients[@]}"; do
   extra=""
   [[ "$client" == ctr ]] && extra=" (containerd daemon peak $(bench_kib_to_mib "$daemon_rss") MiB)"
-  bench_result "$(printf '  %-10s %7.2f s  peak RSS %7.1f MiB%s' "$client" "${wall[$client]}" \
-    "$(bench_kib_to_mib "${rss[$client]}")" "$extra")"
+  bench_result "$(printf '  %-10s %7.2f s  CPU %6.2f s  peak RSS %7.1f MiB%s' "$client" \
+    "${wall[$client]}" "${cpu[$client]}" "$(bench_kib_to_mib "${rss[$client]}")" "$extra")"
 done
 bench_result "  pullfleet / skopeo  = $vs_skopeo   (target <= 0.5: $(bench_check x "$vs_skopeo" '<=' 0.5))"
 if [[ "$name" == big ]]; then
@@ -136,5 +140,8 @@ else
   bench_result "  pullfleet / curl    = $vs_curl"
 fi
 bench_result "  pullfleet / ctr     = $vs_ctr"
+bench_result "  CPU: pullfleet / skopeo = $(bench_ratio "${cpu[pullfleet]}" "${cpu[skopeo]}")," \
+  "pullfleet / curl = $(bench_ratio "${cpu[pullfleet]}" "${cpu[curl]}") (ctr's CPU is the client's;" \
+  "the daemon's is not counted)"
 pf_mib=$(bench_kib_to_mib "${rss[pullfleet]}")
 bench_result "  pullfleet peak RSS  = $pf_mib MiB   (target < 64: $(bench_check x "$pf_mib" '<' 64))"

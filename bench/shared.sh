@@ -52,7 +52,7 @@ one_round() {
     >"$runs/up-$round.log" 2>&1 </dev/null &
   UP_PID=$!
   for ((i = 0; i < 600; i++)); do
-    "$PULLFLEET" get nodes --server "$server" 2>/dev/null | grep -q ' True' && break
+    "$PULLFLEET" get nodes --server "$server" 2>/dev/null | grep -q ' Ready ' && break
     bench_alive "$UP_PID" || bench_die "pullfleet up died (see $runs/up-$round.log)"
     sleep 0.1
   done
