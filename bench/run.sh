@@ -37,7 +37,7 @@ while [[ $# -gt 0 ]]; do
     --shared-pods) shared_pods=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --no-install) install=0; shift ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) bench_die "unknown option '$1' (see --help)" ;;
   esac
 done
