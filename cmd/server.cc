@@ -1,6 +1,7 @@
 // The long-running modes: `up` (coordinator and N nodes in one process), `coordinator`
 // and `node` (one role per process, joined by CAF's io middleman). Each runs until SIGINT
 // or SIGTERM, then ends every actor it started so the actor system can shut down.
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -29,6 +30,19 @@ sigset_t BlockStopSignals() {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
+}
+
+// glibc's allocator settings for a long-running server. Its defaults keep freed memory
+// around: one arena per thread that ever allocated (up to 8 per core) and a threshold for
+// mmap that grows with every large block freed, so the multi-MiB buffers of a large listing
+// stay in the heap afterwards. Measured with 10,000 pods over 100 nodes in one process: the
+// peak RSS after two `get pods -A` went from 199 to 166 MiB with two arenas, a fixed 256 KiB
+// mmap threshold and a 1 MiB trim threshold; CAF runs about one worker per core, so two
+// arenas cost no measurable contention on these machines.
+void TuneAllocator() {
+  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 }
 
 void WaitForStopSignal(const sigset_t& set) {
@@ -152,6 +166,7 @@ int Fail(const Error& error) {
 }  // namespace
 
 int RunUp(const UpOptions& options) {
+  TuneAllocator();
   if (options.nodes < 1) return Fail(Error(ErrorCode::kInvalidArgument, "--nodes must be >= 1"));
   auto config = LoadConfigOrDefault(options.node_config);
   if (!config.ok()) return Fail(config.error());
@@ -196,6 +211,7 @@ int RunUp(const UpOptions& options) {
 }
 
 int RunCoordinator(const CoordinatorOptions& options) {
+  TuneAllocator();
   const sigset_t signals = BlockStopSignals();
   metrics::Metrics metrics;
   if (auto served = ServeMetrics(metrics, options.metrics); !served.ok()) {
@@ -216,6 +232,7 @@ int RunCoordinator(const CoordinatorOptions& options) {
 }
 
 int RunNode(const NodeOptions& options) {
+  TuneAllocator();
   auto config = LoadConfigOrDefault(options.config);
   if (!config.ok()) return Fail(config.error());
   auto address = ParseHostPort(options.coordinator);

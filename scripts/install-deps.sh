@@ -9,10 +9,12 @@ BUILD_PACKAGES=(
   prometheus-cpp-dev libgtest-dev libgmock-dev libyaml-cpp-dev nlohmann-json3-dev
   libssl-dev libcli11-dev libspdlog-dev
 )
-# The real servers and image tools the demo and the integration tests drive.
+# The real servers and image tools the demo and the integration tests drive; containerd is
+# the peer bench/ measures against (its ctr client fetches the same images).
 RIG_PACKAGES=(
   docker-registry skopeo umoci busybox-static apache2-utils openssl curl jq
   prometheus python3-jwt python3-cryptography python3-yaml ca-certificates iproute2 iptables
+  containerd
 )
 
 missing=()

@@ -156,6 +156,9 @@ class LocalStore : public ContentStore {
  public:
   explicit LocalStore(fs::path root)
       : root_(std::move(root)), blobs_(root_ / "blobs" / "sha256"), ingest_(root_ / "ingest") {}
+  ~LocalStore() override {
+    if (blobs_fd_ >= 0) ::close(blobs_fd_);
+  }
 
   Status Init();
 
@@ -179,6 +182,10 @@ class LocalStore : public ContentStore {
 
   fs::path root_;
   fs::path blobs_;
+  // blobs/sha256 held open, so that Has() looks up one name instead of walking the whole
+  // path: a node checks every blob of an image for each pod that uses it, and with 10,000
+  // pods the path walks were a tenth of the process's time (perf).
+  int blobs_fd_ = -1;
   fs::path ingest_;
   std::mutex ingest_mu_;
   std::condition_variable ingest_cv_;
@@ -312,6 +319,8 @@ Status LocalStore::Init() {
   if (ec) return Error(ErrorCode::kIo, "create " + blobs_.string() + ": " + ec.message());
   fs::create_directories(ingest_, ec);
   if (ec) return Error(ErrorCode::kIo, "create " + ingest_.string() + ": " + ec.message());
+  blobs_fd_ = ::open(blobs_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (blobs_fd_ < 0) return IoError("open", blobs_, errno);
   if (!fs::exists(root_ / "oci-layout")) {
     Status st = WriteFileAtomically(root_ / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
     if (!st.ok()) return st;
@@ -333,8 +342,9 @@ fs::path LocalStore::BlobPath(std::string_view digest) const {
 
 bool LocalStore::Has(std::string_view digest) const {
   if (!IsValidDigest(digest)) return false;
+  const std::string hex(HexOf(digest));
   struct stat st {};
-  return ::stat(BlobPath(digest).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  return ::fstatat(blobs_fd_, hex.c_str(), &st, 0) == 0 && S_ISREG(st.st_mode);
 }
 
 Result<int64_t> LocalStore::BlobSize(std::string_view digest) const {
