@@ -286,7 +286,17 @@ TEST_F(SurvivalTest, CoordinatorKilledNodesServeOnAndReconcile) {
   // The node finishes the pull on its own.
   const std::string node_log = cluster_->LogFile("node-2");
   ASSERT_TRUE(WaitUntil(
-      [&] { return ReadAll(node_log).find("pf/big:1.0 digest=") != std::string::npos; }, kLongWait))
+      [&] {
+        std::istringstream lines(ReadAll(node_log));
+        for (std::string line; std::getline(lines, line);) {
+          if (line.find("pf/big:1.0 ") != std::string::npos &&
+              line.find(" pulled in ") != std::string::npos) {
+            return true;
+          }
+        }
+        return false;
+      },
+      kLongWait))
       << cluster_->LogTails();
 
   const auto restarted = std::chrono::steady_clock::now();
