@@ -662,8 +662,9 @@ void OnNodeLost(CoordinatorActor* self, const std::string& name, uint64_t downs)
     owners.insert(st.pods[key].metadata().owner_uid());
     RemovePod(self, key);
   }
+  NodeLoad load(st);  // counted after the lost node's replaced pods are gone
   for (const auto& [wkey, w] : st.workloads) {
-    if (owners.count(w.metadata().uid()) > 0) Reconcile(self, w);
+    if (owners.count(w.metadata().uid()) > 0) Reconcile(self, w, load);
   }
   spdlog::warn(
       "coordinator: node {} lost (down for more than {} ms): {} pods reported "
