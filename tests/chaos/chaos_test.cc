@@ -54,28 +54,6 @@ int EnvInt(const char* name, int fallback) {
   return value == nullptr || *value == '\0' ? fallback : std::atoi(value);
 }
 
-std::string Sha256Hex(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buffer(1 << 16);
-  while (in) {
-    in.read(buffer.data(), buffer.size());
-    EVP_DigestUpdate(ctx.get(), buffer.data(), in.gcount());
-  }
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest.data(), &size);
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
-}
-
 std::string Manifests(const std::string& relay) {
   return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: spread\nspec:\n"
          "  replicas: 6\n  selector:\n    matchLabels: {app: spread}\n  template:\n"
@@ -328,7 +306,7 @@ TEST_F(ChaosSuite, EveryPodReachesItsStateAndEveryBlobIsSound) {
     const fs::path store = cluster_->StoreDir(node);
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(store / "blobs" / "sha256", ec)) {
-      EXPECT_EQ(Sha256Hex(entry.path()), entry.path().filename().string()) << entry.path();
+      EXPECT_EQ(Sha256OfFile(entry.path()), entry.path().filename().string()) << entry.path();
       ++blobs;
     }
     for (const auto& entry : fs::directory_iterator(store / "ingest", ec)) {

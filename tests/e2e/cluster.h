@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -122,8 +123,8 @@ class Cluster {
   ClusterOptions options_;
   std::string binary_;
   std::string server_;
-  std::vector<Process> processes_;  // coordinator (if separate) first, then the nodes
-  std::vector<std::string> added_nodes_;  // by AddNode, after node-1..node-N
+  std::vector<Process> processes_;              // coordinator (if separate) first, then the nodes
+  std::vector<std::string> added_nodes_;        // by AddNode, after node-1..node-N
   std::map<std::string, std::string> metrics_;  // by process name
 };
 
@@ -144,6 +145,10 @@ std::map<std::string, nlohmann::json> StatusesByName(const nlohmann::json& pod);
 // state.waiting.reason / .message of a container status, "" when absent.
 std::string WaitingReason(const nlohmann::json& status);
 std::string WaitingMessage(const nlohmann::json& status);
+
+// The lowercase hex SHA-256 of a file, streamed (a blob's name in an OCI layout); empty when
+// the file cannot be read.
+std::string Sha256OfFile(const std::filesystem::path& path);
 
 // Replaces every REGISTRY in a manifest with `host` (test manifests name the registry so).
 std::string WithRegistry(std::string text, const std::string& host);

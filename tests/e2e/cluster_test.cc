@@ -29,29 +29,6 @@ using testing::TempDir;
 
 constexpr auto kPullTimeout = std::chrono::seconds(60);
 
-// The hex SHA-256 of a file, streamed; empty if it cannot be read.
-std::string Sha256File(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buffer(1 << 16);
-  while (in) {
-    in.read(buffer.data(), buffer.size());
-    EVP_DigestUpdate(ctx.get(), buffer.data(), in.gcount());
-  }
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest.data(), &size);
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
-}
-
 // Every container spec of a pod, keyed by name.
 std::map<std::string, json> ContainersByName(const json& pod) {
   std::map<std::string, json> out;
@@ -278,7 +255,7 @@ TEST_P(ClusterTest, BlobsOnDiskHashToTheirNames) {
         continue;
       }
       names.insert(file);
-      EXPECT_EQ(Sha256File(entry.path()), file) << entry.path();
+      EXPECT_EQ(Sha256OfFile(entry.path()), file) << entry.path();
     }
     // The node really holds the image of its replica: the test cannot pass on an empty store.
     EXPECT_EQ(names.count(registry().Digest("BIG").substr(7)), 1u);

@@ -42,28 +42,6 @@ imagePullBackOff: {initialSeconds: 1, maxSeconds: 2}
 coordinatorReconnect: {initialSeconds: 0.1, maxSeconds: 1}
 )";
 
-std::string Sha256Hex(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buffer(1 << 16);
-  while (in) {
-    in.read(buffer.data(), buffer.size());
-    EVP_DigestUpdate(ctx.get(), buffer.data(), in.gcount());
-  }
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest.data(), &size);
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
-}
-
 // A pod of one container, pinned to `node` when it is not empty.
 std::string PodManifest(const std::string& name, const std::string& image,
                         const std::string& node = "") {
@@ -238,7 +216,7 @@ class SurvivalTest : public RegistrySuite<SurvivalTest> {
     const fs::path blobs = fs::path(cluster_->StoreDir(node)) / "blobs" / "sha256";
     if (!fs::exists(blobs)) return 0;
     for (const auto& entry : fs::directory_iterator(blobs)) {
-      EXPECT_EQ(Sha256Hex(entry.path()), entry.path().filename().string())
+      EXPECT_EQ(Sha256OfFile(entry.path()), entry.path().filename().string())
           << node << ": " << entry.path();
       ++checked;
     }
