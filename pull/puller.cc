@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -269,13 +270,18 @@ Status PullRun::FetchBlobs(registry::Client& first_client, std::vector<store::De
   size_t threads = std::clamp<size_t>(
       static_cast<size_t>(std::max(1, options_.max_concurrent_blobs)), 1, blobs.size());
   // Each extra thread has its own client and so its own connection; the calling thread
-  // keeps the client that resolved the manifests (its connection and token are warm).
-  std::vector<std::thread> pool;
+  // keeps the client that resolved the manifests (its connection and token are warm). The
+  // extra clients are made here, before any thread uses the first one, and start with its
+  // scheme and tokens: a new client would otherwise try TLS on a plain-HTTP loopback
+  // registry again (loading the CA bundle costs about 40 ms of CPU) and fetch its own token.
+  std::vector<std::unique_ptr<registry::Client>> clients;
   for (size_t t = 1; t < threads; ++t) {
-    pool.emplace_back([&] {
-      registry::Client client(ClientOptionsFor(options_, credentials_, &abort_));
-      Worker(client, blobs, progress, layer_digests);
-    });
+    clients.push_back(std::make_unique<registry::Client>(
+        ClientOptionsFor(options_, credentials_, &abort_), first_client));
+  }
+  std::vector<std::thread> pool;
+  for (auto& client : clients) {
+    pool.emplace_back([&, c = client.get()] { Worker(*c, blobs, progress, layer_digests); });
   }
   Worker(first_client, blobs, progress, layer_digests);
   for (auto& t : pool) t.join();

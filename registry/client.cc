@@ -257,6 +257,17 @@ class Client::Impl {
     if (curl_) curl_easy_cleanup(curl_);
   }
 
+  // Takes over what `warm` settled about the registry; its connection is not shared.
+  void LearnFrom(const Impl& warm) {
+    if (warm.host_ != host_) return;
+    scheme_ = warm.scheme_;
+    auth_ = warm.auth_;
+    realm_ = warm.realm_;
+    service_ = warm.service_;
+    tokens_ = warm.tokens_;
+    scope_override_ = warm.scope_override_;
+  }
+
   Status Ping() {
     Request req;
     req.path = "/v2/";
@@ -668,6 +679,10 @@ class Client::Impl {
 // ---- Client ----
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Client::Client(ClientOptions options, const Client& warm)
+    : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->LearnFrom(*warm.impl_);
+}
 Client::~Client() = default;
 
 Status Client::Ping() {

@@ -100,6 +100,10 @@ using BlobSink = std::function<Status(const char* data, size_t size)>;
 class Client {
  public:
   explicit Client(ClientOptions options);
+  // A client for the same registry that starts with what `warm` has learned: the scheme
+  // (so a plain-HTTP registry is not asked for TLS again), the auth scheme and any cached
+  // tokens. `warm` must not be in use by another thread during the call.
+  Client(ClientOptions options, const Client& warm);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

@@ -28,6 +28,10 @@ constexpr std::string_view kOciIndexType = "application/vnd.oci.image.index.v1+j
 // Writes to the page cache in slices of this size: on these VMs much larger writes cost
 // several times the system time (see /work/shared/RIG.md), smaller ones cost syscalls.
 constexpr size_t kWriteSlice = 64 * 1024;
+// Every this many bytes an ingest asks the kernel to start writing the blob to disk. Without
+// it, the whole blob sits dirty in the page cache until Commit's fsync, which then waits for
+// all of it (0.2-0.4 s for a 256 MiB layer here, during which the pull does nothing else).
+constexpr int64_t kWritebackChunk = 8 * 1024 * 1024;
 // Largest blob ReadBlob holds in memory (manifests and configs are far smaller).
 constexpr int64_t kMaxSmallBlob = 64 * 1024 * 1024;
 
@@ -137,6 +141,9 @@ class LocalIngest : public Ingest {
  private:
   Status Flush();
   void Close();
+  // Starts asynchronous writeback of the bytes written since the last call, once a
+  // kWritebackChunk of them has gathered.
+  void StartWriteback();
 
   LocalStore& store_;
   std::string digest_;
@@ -146,6 +153,7 @@ class LocalIngest : public Ingest {
   fs::path final_;
   Sha256 hash_;
   int64_t offset_ = 0;
+  int64_t written_back_ = 0;  // bytes of the file handed to the kernel's writeback
   bool finished_ = false;
   // Small appends (TLS records arrive in 16 KiB pieces) are gathered into one slice.
   std::unique_ptr<char[]> buffer_;
@@ -227,6 +235,7 @@ Status LocalIngest::Resume() {
   if (::ftruncate(fd_, pos) != 0) return IoError("truncate", partial_, errno);
   if (::lseek(fd_, pos, SEEK_SET) < 0) return IoError("seek", partial_, errno);
   offset_ = pos;
+  written_back_ = pos;
   return Status::Ok();
 }
 
@@ -234,7 +243,16 @@ Status LocalIngest::Flush() {
   if (buffered_ == 0) return Status::Ok();
   Status st = WriteAll(fd_, buffer_.get(), buffered_, partial_);
   buffered_ = 0;
+  if (st.ok()) StartWriteback();
   return st;
+}
+
+void LocalIngest::StartWriteback() {
+  if (offset_ - written_back_ < kWritebackChunk) return;
+  // Only a hint: it does not wait for the disk and durability still comes from Commit's
+  // fsync, so a failure here changes nothing and is ignored.
+  (void)::sync_file_range(fd_, written_back_, offset_ - written_back_, SYNC_FILE_RANGE_WRITE);
+  written_back_ = offset_;
 }
 
 Status LocalIngest::Append(const char* data, size_t size) {
@@ -253,6 +271,7 @@ Status LocalIngest::Append(const char* data, size_t size) {
       data += kWriteSlice;
       size -= kWriteSlice;
       offset_ += kWriteSlice;
+      StartWriteback();
       continue;
     }
     if (!buffer_) buffer_ = std::make_unique<char[]>(kWriteSlice);
