@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -68,6 +70,68 @@ class ProgressReporter {
   Clock::time_point last_{};
 };
 
+// Makes verified blobs durable and visible (fsync, then rename into blobs/) on a thread of
+// its own, so that a transfer thread starts its next blob instead of waiting for the disk:
+// with 40 small layers the fsyncs were about a tenth of the pull's wall time. Blobs are
+// committed in the order they were submitted, whether or not the pull has been aborted since
+// (they are complete and verified; keeping them spares a later pull the download).
+class Committer {
+ public:
+  using Done = std::function<void(const std::string& digest, const Status& committed)>;
+
+  explicit Committer(Done on_done) : on_done_(std::move(on_done)), thread_([this] { Run(); }) {}
+  ~Committer() { Finish(); }
+  Committer(const Committer&) = delete;
+  Committer& operator=(const Committer&) = delete;
+
+  void Submit(std::unique_ptr<store::Ingest> ingest, std::string digest) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(Pending{std::move(ingest), std::move(digest)});
+    }
+    cv_.notify_one();
+  }
+
+  // Commits everything submitted so far and stops the thread.
+  void Finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct Pending {
+    std::unique_ptr<store::Ingest> ingest;
+    std::string digest;
+  };
+
+  void Run() {
+    for (;;) {
+      Pending next;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        next = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      Status committed = next.ingest->Commit();
+      next.ingest.reset();  // releases the store's lock on the digest before telling
+      on_done_(next.digest, committed);
+    }
+  }
+
+  Done on_done_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool closing_ = false;
+  std::thread thread_;  // last: started once the members above exist
+};
+
 registry::ClientOptions ClientOptionsFor(const PullOptions& options,
                                          const registry::Credentials& credentials,
                                          const std::atomic<bool>* abort) {
@@ -105,9 +169,13 @@ class PullRun {
   Status FetchBlobs(registry::Client& first_client, std::vector<store::Descriptor> blobs,
                     ProgressReporter& progress, const std::set<std::string>& layer_digests);
   Status FetchOne(registry::Client& client, const store::Descriptor& blob,
-                  ProgressReporter& progress);
+                  ProgressReporter& progress, const std::set<std::string>& layer_digests,
+                  Committer& committer);
   void Worker(registry::Client& client, const std::vector<store::Descriptor>& blobs,
-              ProgressReporter& progress, const std::set<std::string>& layer_digests);
+              ProgressReporter& progress, const std::set<std::string>& layer_digests,
+              Committer& committer);
+  // Keeps the first real error of the pull and stops the other transfers.
+  void Fail(const std::string& digest, const Error& error);
 
   store::ContentStore& store_;
   const PullOptions& options_;
@@ -187,7 +255,8 @@ Result<registry::Manifest> PullRun::ChildManifest(registry::Client& client,
 }
 
 Status PullRun::FetchOne(registry::Client& client, const store::Descriptor& blob,
-                         ProgressReporter& progress) {
+                         ProgressReporter& progress, const std::set<std::string>& layer_digests,
+                         Committer& committer) {
   const std::string& repo = options_.reference.path;
   Status last;
   for (int attempt = 0; attempt < kBlobAttempts; ++attempt) {
@@ -196,6 +265,7 @@ Status PullRun::FetchOne(registry::Client& client, const store::Descriptor& blob
     if ((*ingest)->already_present()) {
       ++blobs_raced_;
       bytes_raced_ += blob.size;
+      if (layer_digests.count(blob.digest)) progress.LayerDone();
       return Status::Ok();
     }
     int64_t start = (*ingest)->offset();
@@ -228,37 +298,41 @@ Status PullRun::FetchOne(registry::Client& client, const store::Descriptor& blob
       }
       return fetched;
     }
-    Status committed = (*ingest)->Commit();
-    if (committed.ok()) {
-      ++blobs_downloaded_;
-      return committed;
+    Status verified = (*ingest)->Verify();
+    if (verified.ok()) {
+      committer.Submit(std::move(*ingest), blob.digest);
+      return verified;
     }
-    last = committed;
+    last = verified;
     // A resumed prefix may have been the bad part; the partial is gone, so try once afresh.
-    if (start > 0 && committed.error().code() == ErrorCode::kDigestMismatch) continue;
-    return committed;
+    if (start > 0 && verified.error().code() == ErrorCode::kDigestMismatch) continue;
+    return verified;
   }
   return last;
 }
 
 void PullRun::Worker(registry::Client& client, const std::vector<store::Descriptor>& blobs,
-                     ProgressReporter& progress, const std::set<std::string>& layer_digests) {
+                     ProgressReporter& progress, const std::set<std::string>& layer_digests,
+                     Committer& committer) {
   while (!abort_) {
     size_t i = next_blob_++;
     if (i >= blobs.size()) return;
-    Status st = FetchOne(client, blobs[i], progress);
+    Status st = FetchOne(client, blobs[i], progress, layer_digests, committer);
     if (!st.ok()) {
-      std::lock_guard<std::mutex> lock(error_mu_);
-      // A sibling stopped by abort_ reports kCancelled; keep the error that caused it.
-      if (!first_error_ || (first_error_->code() == ErrorCode::kCancelled &&
-                            st.error().code() != ErrorCode::kCancelled)) {
-        first_error_ = st.error().Wrap("fetch blob " + blobs[i].digest);
-      }
-      abort_ = true;
+      Fail(blobs[i].digest, st.error());
       return;
     }
-    if (layer_digests.count(blobs[i].digest)) progress.LayerDone();
   }
+}
+
+void PullRun::Fail(const std::string& digest, const Error& error) {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  // A sibling stopped by abort_ reports kCancelled; keep the error that caused it.
+  if (!first_error_ ||
+      (first_error_->code() == ErrorCode::kCancelled && error.code() != ErrorCode::kCancelled)) {
+    first_error_ = error.Wrap("fetch blob " + digest);
+  }
+  abort_ = true;
 }
 
 Status PullRun::FetchBlobs(registry::Client& first_client, std::vector<store::Descriptor> blobs,
@@ -279,12 +353,19 @@ Status PullRun::FetchBlobs(registry::Client& first_client, std::vector<store::De
     clients.push_back(std::make_unique<registry::Client>(
         ClientOptionsFor(options_, credentials_, &abort_), first_client));
   }
+  Committer committer([&](const std::string& digest, const Status& committed) {
+    if (!committed.ok()) return Fail(digest, committed.error());
+    ++blobs_downloaded_;
+    if (layer_digests.count(digest)) progress.LayerDone();
+  });
   std::vector<std::thread> pool;
   for (auto& client : clients) {
-    pool.emplace_back([&, c = client.get()] { Worker(*c, blobs, progress, layer_digests); });
+    pool.emplace_back(
+        [&, c = client.get()] { Worker(*c, blobs, progress, layer_digests, committer); });
   }
-  Worker(first_client, blobs, progress, layer_digests);
+  Worker(first_client, blobs, progress, layer_digests, committer);
   for (auto& t : pool) t.join();
+  committer.Finish();
   if (first_error_) return *first_error_;
   return Status::Ok();
 }

@@ -130,6 +130,7 @@ class LocalIngest : public Ingest {
 
   int64_t offset() const override { return offset_; }
   Status Append(const char* data, size_t size) override;
+  Status Verify() override;
   Status Commit() override;
   void Discard() override;
   bool already_present() const override { return fd_ < 0 && !finished_; }
@@ -155,6 +156,7 @@ class LocalIngest : public Ingest {
   int64_t offset_ = 0;
   int64_t written_back_ = 0;  // bytes of the file handed to the kernel's writeback
   bool finished_ = false;
+  bool verified_ = false;
   // Small appends (TLS records arrive in 16 KiB pieces) are gathered into one slice.
   std::unique_ptr<char[]> buffer_;
   size_t buffered_ = 0;
@@ -256,7 +258,7 @@ void LocalIngest::StartWriteback() {
 }
 
 Status LocalIngest::Append(const char* data, size_t size) {
-  if (fd_ < 0) {
+  if (fd_ < 0 || verified_) {
     return Error(ErrorCode::kInternal, "append to a finished ingest of " + digest_);
   }
   if (expected_size_ >= 0 && offset_ + static_cast<int64_t>(size) > expected_size_) {
@@ -289,11 +291,12 @@ Status LocalIngest::Append(const char* data, size_t size) {
   return Status::Ok();
 }
 
-Status LocalIngest::Commit() {
+Status LocalIngest::Verify() {
   if (fd_ < 0) {
     if (already_present()) return Status::Ok();
-    return Error(ErrorCode::kInternal, "commit of a finished ingest of " + digest_);
+    return Error(ErrorCode::kInternal, "verify of a finished ingest of " + digest_);
   }
+  if (verified_) return Status::Ok();
   if (Status st = Flush(); !st.ok()) return st;
   if (expected_size_ >= 0 && offset_ != expected_size_) {
     Discard();
@@ -306,6 +309,16 @@ Status LocalIngest::Commit() {
     Discard();
     return Error(ErrorCode::kDigestMismatch, "blob " + digest_ + ": content hashes to " + got);
   }
+  verified_ = true;
+  return Status::Ok();
+}
+
+Status LocalIngest::Commit() {
+  if (fd_ < 0) {
+    if (already_present()) return Status::Ok();
+    return Error(ErrorCode::kInternal, "commit of a finished ingest of " + digest_);
+  }
+  if (Status st = Verify(); !st.ok()) return st;
   // fsync before the rename: otherwise a crash could leave a name in blobs/ whose data never
   // reached the disk, breaking the invariant that blobs/ only holds verified content. The
   // directory is not fsynced: if the rename itself is lost, the complete partial file stays

@@ -47,8 +47,11 @@ class Ingest {
   // Bytes already in the partial file (and hashed) when the ingest began or since.
   virtual int64_t offset() const = 0;
   virtual Status Append(const char* data, size_t size) = 0;
-  // Checks size and digest, fsyncs, renames into blobs/. On mismatch the partial file is
-  // deleted and kDigestMismatch / kSizeMismatch returned.
+  // Checks size and digest. On mismatch the partial file is deleted and kDigestMismatch /
+  // kSizeMismatch returned; no Append may follow a successful Verify.
+  virtual Status Verify() = 0;
+  // Verifies (unless Verify already succeeded), fsyncs and renames into blobs/. Split from
+  // Verify so that a caller can hand the slow, disk-bound part to another thread.
   virtual Status Commit() = 0;
   // Deletes the partial file (the data is known to be wrong).
   virtual void Discard() = 0;
