@@ -132,6 +132,39 @@ TEST(ContentStore, DigestMismatchDeletesPartial) {
   EXPECT_FALSE(fs::exists(dir.path() / "ingest" / (digest.substr(7) + ".partial")));
 }
 
+TEST(ContentStore, VerifiedIngestIsInvisibleUntilCommittedAndTakesNoMoreBytes) {
+  TempDir dir;
+  auto store = std::move(ContentStore::Open(dir.path()).value());
+  std::string data = RandomBytes(9 * 1024 * 1024 + 5, 2);  // past one writeback chunk
+  std::string digest = Sha256Digest(data);
+  auto ingest = std::move(store->BeginIngest(digest, static_cast<int64_t>(data.size())).value());
+  ASSERT_TRUE(ingest->Append(data.data(), data.size()).ok());
+  Status verified = ingest->Verify();
+  ASSERT_TRUE(verified.ok()) << verified.error().message();
+  EXPECT_FALSE(store->Has(digest));  // verified, but not yet durable nor renamed
+  Status appended = ingest->Append("x", 1);
+  ASSERT_FALSE(appended.ok());
+  EXPECT_EQ(appended.error().code(), ErrorCode::kInternal);
+  Status committed = ingest->Commit();
+  ASSERT_TRUE(committed.ok()) << committed.error().message();
+  EXPECT_TRUE(store->Has(digest));
+  EXPECT_EQ(FileContent(store->BlobPath(digest)), data);
+}
+
+TEST(ContentStore, VerifyOfWrongContentDeletesThePartialAndCommitsNothing) {
+  TempDir dir;
+  auto store = std::move(ContentStore::Open(dir.path()).value());
+  std::string digest = Sha256Digest("expected");
+  auto ingest = std::move(store->BeginIngest(digest, 8).value());
+  ASSERT_TRUE(ingest->Append("unexpect", 8).ok());
+  Status verified = ingest->Verify();
+  ASSERT_FALSE(verified.ok());
+  EXPECT_EQ(verified.error().code(), ErrorCode::kDigestMismatch);
+  EXPECT_FALSE(fs::exists(dir.path() / "ingest" / (digest.substr(7) + ".partial")));
+  EXPECT_FALSE(ingest->Commit().ok());
+  EXPECT_FALSE(store->Has(digest));
+}
+
 TEST(ContentStore, SizeMismatchShortAndLong) {
   TempDir dir;
   auto store = std::move(ContentStore::Open(dir.path()).value());
