@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/base64.h"
+
 namespace pullfleet::credentials {
 namespace {
 
@@ -18,50 +20,6 @@ using Json = nlohmann::ordered_json;
 
 constexpr std::string_view kDockerHubDomain = "docker.io";
 constexpr std::string_view kLegacyDockerHubKey = "index.docker.io";
-
-// ---- base64 (Go's StdEncoding for padded text, RawStdEncoding for unpadded text) ----
-
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-// Decodes like the kubelet: text ending in '=' (after trimming blanks) must be padded
-// base64, anything else unpadded base64. Line breaks are ignored, as Go's decoder does.
-std::optional<std::string> DecodeBase64(std::string_view field) {
-  std::string text;
-  for (char c : field) {
-    if (c != '\r' && c != '\n') text += c;
-  }
-  size_t end = field.find_last_not_of(" \t\r\n\v\f");
-  const bool padded = end != std::string_view::npos && field[end] == '=';
-  size_t data_length = text.size();
-  if (padded) {
-    if (text.size() % 4 != 0) return std::nullopt;
-    while (data_length > 0 && text[data_length - 1] == '=' && text.size() - data_length < 2) {
-      --data_length;
-    }
-  }
-  if (data_length % 4 == 1) return std::nullopt;
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (size_t i = 0; i < data_length; ++i) {
-    const int value = Base64Value(text[i]);
-    if (value < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xff);
-    }
-  }
-  return out;
-}
 
 // ---- URLs, as Go's url.Parse("https://" + key) and net.SplitHostPort see them ----
 
@@ -301,7 +259,7 @@ Result<AuthConfig> ReadEntry(const Json& value, const std::string& key, std::str
   auth.password = fields["password"];
   const std::string& encoded = fields["auth"];
   if (!encoded.empty()) {
-    std::optional<std::string> decoded = DecodeBase64(encoded);
+    std::optional<std::string> decoded = Base64DecodeLikeGo(encoded);
     if (!decoded) return Invalid(source, where + ": field \"auth\" is not valid base64");
     const size_t colon = decoded->find(':');
     if (colon == std::string::npos) {

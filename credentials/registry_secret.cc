@@ -1,25 +1,16 @@
 #include "credentials/registry_secret.h"
 
-#include <openssl/evp.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
+#include "common/base64.h"
 #include "credentials/pull_secrets.h"
 
 namespace pullfleet::credentials {
 namespace {
-
-std::string Base64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int written =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  out.resize(written);
-  return out;
-}
 
 // A DNS-1123 subdomain, as Kubernetes requires of Secret names.
 Status CheckName(const std::string& name) {
@@ -58,7 +49,7 @@ Result<pb::Secret> MakeRegistrySecret(const RegistrySecretOptions& options) {
   }
   nlohmann::json entry = {{"username", options.username},
                           {"password", options.password},
-                          {"auth", Base64(options.username + ":" + options.password)}};
+                          {"auth", Base64Encode(options.username + ":" + options.password)}};
   if (!options.email.empty()) entry["email"] = options.email;
   nlohmann::json config = {{"auths", {{options.server, entry}}}};
 
