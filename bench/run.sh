@@ -15,7 +15,7 @@
 #           blob GETs, time until every pod is ImagesReady)
 # and prints every figure with its target at the end (also in WORK/summary.txt).
 #
-# Defaults: 5 rounds, all three, 10000 pods over 100 nodes, 100 shared pods, work folder
+# Defaults: 7 rounds, all three, 10000 pods over 100 nodes, 100 shared pods, work folder
 # .cache/bench (about 2.5 GiB: the image layout and the registry's storage; delete it when
 # done). A benchmark is not a test: it asserts nothing and is not part of ctest. Figures
 # from a shared machine are noisy: compare the ratios within one run.
@@ -26,7 +26,7 @@ BENCH_DIR=$ROOT/bench
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
 
-rounds=5 only=pull,fleet,shared pods=10000 nodes=100 shared_pods=100 install=1
+rounds=7 only=pull,fleet,shared pods=10000 nodes=100 shared_pods=100 install=1
 work=$ROOT/.cache/bench
 while [[ $# -gt 0 ]]; do
   case "$1" in
