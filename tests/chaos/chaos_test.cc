@@ -6,6 +6,8 @@
 //   - replaces a node by a fresh machine (SIGKILL, data folder wiped, restart): a full re-pull,
 //   - SIGKILLs the coordinator and restarts it,
 //   - freezes a node with SIGSTOP for a moment,
+//   - cuts the network of a node that runs in a network namespace of its own (root only: the
+//     other nodes and the coordinator stay in the root namespace), then heals it,
 //   - deletes Deployment pods (their controller replaces them).
 // Then everything is healed and it checks that every pod reaches the state it must (ImagesReady,
 // or ErrImagePull/ImagePullBackOff for the image that does not exist), that every blob in every
@@ -17,6 +19,7 @@
 // replays a run (the seed is printed). tests/chaos/run-long.sh runs it for longer.
 #include <openssl/evp.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -29,6 +32,7 @@
 #include <thread>
 
 #include "tests/e2e/cluster.h"
+#include "tests/e2e/netns_host.h"
 #include "tests/support/throttle_proxy.h"
 
 namespace pullfleet::e2e {
@@ -42,6 +46,8 @@ using testing::TempDir;
 using testing::ThrottleProxy;
 
 constexpr int kNodes = 3;
+// The node that runs in a network namespace of its own (when the suite runs as root).
+constexpr const char* kNamespacedNode = "node-3";
 constexpr auto kSettleTimeout = std::chrono::seconds(240);
 // Nodes are never lost during chaos: restarts and freezes are shorter than this.
 constexpr const char* kGraceSeconds = "20";
@@ -83,6 +89,7 @@ struct Ledger {
   // Kills in node lifetimes that ended by SIGKILL: their log lines may be missing.
   std::map<std::string, int64_t> maybe_unlogged;
   int chaos_refused = 0;  // the node was restarting: nothing killed
+  int long_cuts = 0;      // network cuts long enough that the coordinator must notice
 };
 
 class ChaosSuite : public RegistrySuite<ChaosSuite> {
@@ -93,17 +100,33 @@ class ChaosSuite : public RegistrySuite<ChaosSuite> {
     seed_ = static_cast<uint64_t>(
         EnvInt("PULLFLEET_CHAOS_SEED", static_cast<int>(std::random_device{}() & 0x7fffffff)));
     rng_.seed(seed_);
-    auto proxy = ThrottleProxy::Start(registry().host(), 24 << 20);
+    // As root, one node gets a network namespace (and so a network that can be cut); the
+    // coordinator and the relay then listen on the bridge, where every node reaches them.
+    std::string listen_host = "127.0.0.1";
+    if (geteuid() == 0) {
+      auto host = NetnsHost::Create("pfc");
+      ASSERT_TRUE(host.ok()) << host.error().message();
+      netns_ = std::move(host).value();
+      listen_host = netns_->bridge_address();
+    }
+    auto proxy =
+        ThrottleProxy::Start(registry().host(), 24 << 20, testing::ProxyFault::kNone, listen_host);
     ASSERT_TRUE(proxy.ok()) << proxy.error().message();
     relay_ = std::move(proxy).value();
     ClusterOptions options;
     options.mode = ClusterMode::kProcesses;
     options.nodes = kNodes;
     options.data_dir = data_.path();
+    options.listen_host = listen_host;
     options.node_config_yaml =
         "allowChaos: true\nserializeImagePulls: false\n"
         "imagePullBackOff: {initialSeconds: 1, maxSeconds: 4}\n"
         "coordinatorReconnect: {initialSeconds: 0.1, maxSeconds: 1}\n";
+    if (netns_) {
+      // Not loopback: plain HTTP must be allowed by name.
+      options.node_config_yaml += "registries:\n  \"" + relay_->host() + "\": {plainHTTP: true}\n";
+      options.node_launchers[kNamespacedNode] = netns_->Launcher();
+    }
     options.coordinator_args = {"--node-grace-seconds", kGraceSeconds};
     auto started = Cluster::Start(options);
     ASSERT_TRUE(started.ok()) << started.error().message();
@@ -162,6 +185,24 @@ class ChaosSuite : public RegistrySuite<ChaosSuite> {
     ledger_.actions["node SIGSTOP+SIGCONT"]++;
   }
 
+  // Cuts the namespaced node off (packets dropped, no resets) for 0.5-4.5 s: long enough, at
+  // times, for both sides to declare the link lost (connection timeout 2 s), always shorter
+  // than the grace period after which its pods would count as lost.
+  void CutNetwork() {
+    if (!netns_) {
+      ledger_.actions["network cut skipped (not root)"]++;
+      return;
+    }
+    const int cut_ms = Between(500, 4500);
+    ASSERT_TRUE(netns_->Cut().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(cut_ms));
+    ASSERT_TRUE(netns_->Heal().ok());
+    // The coordinator detects the loss within about 2-2.5 s (heartbeats of 500 ms, timeout
+    // 2 s); a cut of 3.5 s or more must be seen.
+    if (cut_ms >= 3500) ++ledger_.long_cuts;
+    ledger_.actions["node network cut+healed (namespace)"]++;
+  }
+
   void DeleteDeploymentPod() {
     auto pods = cluster_->GetPods();
     if (!pods.ok()) return;
@@ -179,7 +220,7 @@ class ChaosSuite : public RegistrySuite<ChaosSuite> {
   // The next action. Kinds and actions take turns, so that even the short CI run hits each
   // of them; which node, which moment and how long are random.
   void NextAction(int step) {
-    static const std::vector<int> kSchedule = {0, 1, 0, 2, 0, 3, 0, 4, 0, 5};
+    static const std::vector<int> kSchedule = {0, 1, 0, 6, 0, 2, 0, 3, 0, 4, 0, 5};
     switch (kSchedule[step % kSchedule.size()]) {
       case 0:
         return KillActor(kKinds[(step / 2) % kKinds.size()]);
@@ -191,13 +232,16 @@ class ChaosSuite : public RegistrySuite<ChaosSuite> {
         return KillCoordinator();
       case 4:
         return DeleteDeploymentPod();
-      default:
+      case 5:
         return KillNode(true);
+      default:
+        return CutNetwork();
     }
   }
 
-  // Every process runs and none is frozen.
+  // Every process runs, none is frozen, no network is cut.
   void Heal() {
+    if (netns_) ASSERT_TRUE(netns_->Heal().ok());
     for (const auto& node : cluster_->NodeNames()) {
       if (cluster_->Running(node)) (void)cluster_->Signal(node, SIGCONT);
     }
@@ -239,6 +283,8 @@ class ChaosSuite : public RegistrySuite<ChaosSuite> {
   }
 
   TempDir data_{"pf-chaos-"};
+  // Declared before the cluster and the relay, so that it is removed after both are gone.
+  std::unique_ptr<NetnsHost> netns_;
   std::unique_ptr<ThrottleProxy> relay_;
   std::unique_ptr<Cluster> cluster_;
   uint64_t seed_ = 0;
@@ -249,7 +295,10 @@ class ChaosSuite : public RegistrySuite<ChaosSuite> {
 TEST_F(ChaosSuite, EveryPodReachesItsStateAndEveryBlobIsSound) {
   const int seconds = EnvInt("PULLFLEET_CHAOS_SECONDS", 25);
   std::cout << "[chaos] seed " << seed_ << ", " << seconds << " s of chaos over " << kNodes
-            << " nodes\n";
+            << " nodes"
+            << (netns_ ? std::string(", ") + kNamespacedNode + " in a network namespace"
+                       : std::string(" (not root: no network cuts)"))
+            << "\n";
   CommandResult applied = cluster_->Apply("fleet.yaml", Manifests(relay_->host()));
   ASSERT_EQ(applied.exit_code, 0) << applied.output;
 
@@ -261,7 +310,7 @@ TEST_F(ChaosSuite, EveryPodReachesItsStateAndEveryBlobIsSound) {
     ++steps;
     std::this_thread::sleep_for(std::chrono::milliseconds(Between(100, 600)));  // pacing
   }
-  Heal();
+  ASSERT_NO_FATAL_FAILURE(Heal());
 
   // Everything settles.
   const auto settle_start = std::chrono::steady_clock::now();
@@ -360,6 +409,22 @@ TEST_F(ChaosSuite, EveryPodReachesItsStateAndEveryBlobIsSound) {
   for (const auto& [kind, count] : restarts_total) std::cout << " " << kind << "=" << count;
   std::cout << "; bytes through the relay " << relay_->bytes_relayed() << "\n";
   EXPECT_GT(blobs, 0);
+
+  // The cuts were real: the coordinator saw the namespaced node go (its log survives restarts).
+  if (netns_) {
+    std::ifstream in(cluster_->LogFile("coordinator"));
+    const std::string coordinator_log(std::istreambuf_iterator<char>(in), {});
+    int64_t seen_down = 0;
+    const std::string needle = std::string("node ") + kNamespacedNode + " is down";
+    for (size_t at = coordinator_log.find(needle); at != std::string::npos;
+         at = coordinator_log.find(needle, at + 1)) {
+      ++seen_down;
+    }
+    std::cout << "[chaos] " << kNamespacedNode << " seen down by the coordinator " << seen_down
+              << " times (network cuts of 3.5 s or more: " << ledger_.long_cuts
+              << "; kills, freezes and coordinator restarts count too)\n";
+    if (ledger_.long_cuts > 0) EXPECT_GE(seen_down, 1);
+  }
 }
 
 }  // namespace

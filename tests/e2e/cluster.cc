@@ -72,7 +72,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options) {
   if (o.data_dir.empty() || o.nodes < 1) {
     return Error(ErrorCode::kInvalidArgument, "Cluster::Start: data_dir and nodes >= 1 needed");
   }
-  cluster->server_ = "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  cluster->server_ = o.listen_host + ":" + std::to_string(testing::FreeLoopbackPort());
 
   std::string config_file;
   if (!o.node_config_yaml.empty()) {
@@ -138,6 +138,10 @@ Cluster::Process Cluster::MakeNodeProcess(const std::string& name) const {
     node.argv.push_back(o.data_dir + "/node-config.yaml");
   }
   for (const auto& arg : o.node_args) node.argv.push_back(arg);
+  auto launcher = o.node_launchers.find(name);
+  if (launcher != o.node_launchers.end()) {
+    node.argv.insert(node.argv.begin(), launcher->second.begin(), launcher->second.end());
+  }
   return node;
 }
 

@@ -46,6 +46,12 @@ struct ClusterOptions {
   // Extra arguments of the coordinator (or `up`) process and of every node process.
   std::vector<std::string> coordinator_args;
   std::vector<std::string> node_args;
+  // The address the coordinator listens on, which clients and nodes use: loopback, or the
+  // bridge address of a NetnsHost when some nodes run in network namespaces.
+  std::string listen_host = "127.0.0.1";
+  // kProcesses: per node name, words put before that node's command line (NetnsHost::Launcher
+  // runs it inside a network namespace). The process id stays the node's own.
+  std::map<std::string, std::vector<std::string>> node_launchers;
 };
 
 class Cluster {
@@ -58,7 +64,7 @@ class Cluster {
   Cluster& operator=(const Cluster&) = delete;
 
   const ClusterOptions& options() const { return options_; }
-  // "127.0.0.1:PORT" of the coordinator's client API.
+  // "HOST:PORT" of the coordinator's client API (HOST: options().listen_host).
   const std::string& server() const { return server_; }
   // node-1..node-N, then the nodes of AddNode.
   std::vector<std::string> NodeNames() const;

@@ -29,11 +29,11 @@ TEST(Base64, IgnoresLineBreaksAsGoDoes) {
 }
 
 TEST(Base64, RefusesWhatGoRefuses) {
-  EXPECT_EQ(Base64DecodeLikeGo("dXNlc"), std::nullopt);    // one character past a quantum
-  EXPECT_EQ(Base64DecodeLikeGo("dXM=="), std::nullopt);    // padded but not a whole quantum
-  EXPECT_EQ(Base64DecodeLikeGo("d*M="), std::nullopt);     // outside the alphabet
-  EXPECT_EQ(Base64DecodeLikeGo("dQ==dQ=="), std::nullopt); // padding before the end
-  EXPECT_EQ(Base64DecodeLikeGo(" dXM="), std::nullopt);    // blanks are not skipped
+  EXPECT_EQ(Base64DecodeLikeGo("dXNlc"), std::nullopt);     // one character past a quantum
+  EXPECT_EQ(Base64DecodeLikeGo("dXM=="), std::nullopt);     // padded but not a whole quantum
+  EXPECT_EQ(Base64DecodeLikeGo("d*M="), std::nullopt);      // outside the alphabet
+  EXPECT_EQ(Base64DecodeLikeGo("dQ==dQ=="), std::nullopt);  // padding before the end
+  EXPECT_EQ(Base64DecodeLikeGo(" dXM="), std::nullopt);     // blanks are not skipped
   EXPECT_EQ(Base64DecodeLikeGo("dX M="), std::nullopt);
 }
 
