@@ -20,7 +20,7 @@ void ConfigureActorSystem(caf::actor_system_config& config, ProcessRole role,
                caf::timespan{std::chrono::milliseconds(detection.heartbeat_ms)});
     config.set("middleman.connection-timeout",
                caf::timespan{std::chrono::milliseconds(detection.connection_timeout_ms)});
-  } else {
+  } else if (role == ProcessRole::kClient) {
     config.set("scheduler.max-threads", 2);
   }
   config.set("logger.console", caf::atom("none"));

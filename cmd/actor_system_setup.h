@@ -10,7 +10,10 @@
 
 namespace pullfleet::cmd {
 
-enum class ProcessRole { kServer, kClient };
+// kServer: the coordinator (and `up`), with CAF heartbeats; kNode: a node process, which
+// checks its coordinator with pings of its own instead (see the node agent); kClient: a
+// command-line client.
+enum class ProcessRole { kServer, kNode, kClient };
 
 // How fast a server process notices a peer that froze or whose network was cut (a killed
 // peer is noticed at once: its sockets close). CAF's middleman sends a heartbeat every

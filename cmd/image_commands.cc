@@ -1,10 +1,9 @@
 // Subcommands that work on images without a cluster: `image pull` into a node's data
 // folder exactly as a node would, and the inspection commands for the image rules.
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "cmd/commands.h"
 #include "credentials/docker_keyring.h"
@@ -105,10 +104,11 @@ int RunImageParse(const std::string& reference, const std::string& output) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::printf("domain:      %s\npath:        %s\ntag:         %s\ndigest:      %s\n"
-              "familiar:    %s\nnormalized:  %s\n",
-              ref->domain.c_str(), ref->path.c_str(), ref->tag.c_str(), ref->digest.c_str(),
-              ref->Familiar().c_str(), ref->Normalized().c_str());
+  std::printf(
+      "domain:      %s\npath:        %s\ntag:         %s\ndigest:      %s\n"
+      "familiar:    %s\nnormalized:  %s\n",
+      ref->domain.c_str(), ref->path.c_str(), ref->tag.c_str(), ref->digest.c_str(),
+      ref->Familiar().c_str(), ref->Normalized().c_str());
   return 0;
 }
 

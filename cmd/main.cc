@@ -17,11 +17,13 @@ void AddClientFlags(CLI::App* app, pc::ClientOptions& client) {
 
 void AddDetectionFlags(CLI::App* app, pc::DetectionOptions& detection) {
   app->add_option("--heartbeat-ms", detection.heartbeat_ms,
-                  "Middleman heartbeat interval to peers (ms)")
+                  "Heartbeat interval (ms): the coordinator's middleman heartbeat to its nodes, a "
+                  "node's ping to its coordinator")
       ->capture_default_str()
       ->check(CLI::Range(50, 600000));
   app->add_option("--connection-timeout-ms", detection.connection_timeout_ms,
-                  "Drop a peer silent this long: a frozen or cut-off node or coordinator (ms)")
+                  "A peer silent this long counts as lost (ms): a node the coordinator hears "
+                  "nothing from, a coordinator that leaves a node's ping unanswered")
       ->capture_default_str()
       ->check(CLI::Range(100, 3600000));
 }
@@ -188,7 +190,8 @@ int main(int argc, char** argv) {
   auto* create_secret = create_cmd->add_subcommand("secret", "Create a Secret");
   create_secret->require_subcommand(1);
   auto* docker_registry = create_secret->add_subcommand(
-      "docker-registry", "Create a Secret for use with a registry (kubernetes.io/dockerconfigjson)");
+      "docker-registry",
+      "Create a Secret for use with a registry (kubernetes.io/dockerconfigjson)");
   AddClientFlags(docker_registry, client);
   docker_registry->add_option("name", secret.name, "Secret name")->required();
   docker_registry->add_option("--docker-server", secret.server, "Registry server")

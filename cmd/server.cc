@@ -58,7 +58,8 @@ Result<node::NodeConfig> LoadConfigOrDefault(const std::string& path) {
 
 Result<std::shared_ptr<credentials::CredentialProviders>> LoadProviders(
     const node::NodeConfig& config, const metrics::NodeMetrics& node_metrics) {
-  auto provider_config = credentials::LoadCredentialProviderConfig(config.credential_provider_config);
+  auto provider_config =
+      credentials::LoadCredentialProviderConfig(config.credential_provider_config);
   if (!provider_config.ok()) return provider_config.error();
   credentials::CredentialProvidersOptions options;
   options.bin_dir = config.credential_provider_bin_dir;
@@ -131,8 +132,8 @@ Result<caf::actor> StartCoordinator(caf::actor_system& system, const std::string
   auto db = persistence::RecordDb::Open(db_dir.string());
   if (!db.ok()) return std::move(db).error().Wrap("coordinator");
   (*db)->set_write_observer([&metrics](double seconds) { metrics.CoordinatorDbWrite(seconds); });
-  auto sealer = persistence::Sealer::LoadOrCreate(
-      (std::filesystem::path(data_dir) / "secrets.key").string());
+  auto sealer =
+      persistence::Sealer::LoadOrCreate((std::filesystem::path(data_dir) / "secrets.key").string());
   if (!sealer.ok()) return std::move(sealer).error().Wrap("coordinator");
   actors::CoordinatorOptions options;
   options.always_pull_images = always_pull;
@@ -243,7 +244,7 @@ int RunNode(const NodeOptions& options) {
     return Fail(served.error());
   }
   caf::actor_system_config cfg;
-  ConfigureActorSystem(cfg, ProcessRole::kServer, Detection(options.detection));
+  ConfigureActorSystem(cfg, ProcessRole::kNode);
   caf::actor_system system{cfg};
 
   auto context = MakeNodeContext(options.name, *config, options.data_dir, metrics);
@@ -254,6 +255,8 @@ int RunNode(const NodeOptions& options) {
   actors::CoordinatorLink link;
   link.host = address->host;
   link.port = address->port;
+  link.ping_interval = std::chrono::milliseconds(options.detection.heartbeat_ms);
+  link.answer_timeout = std::chrono::milliseconds(options.detection.connection_timeout_ms);
   auto agent = actors::SpawnNodeAgent(system, *context, link);
   std::cout << "pullfleet node " << options.name << ": joining " << options.coordinator
             << ", data in " << options.data_dir << std::endl;

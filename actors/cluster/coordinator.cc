@@ -800,6 +800,7 @@ caf::behavior Coordinator(CoordinatorActor* self, CoordinatorOptions options,
       },
       [=](nodes_atom) { return ListNodes(self->state); },
       [=](register_atom, const pb::NodeInfo& info) { return OnRegister(self, info); },
+      [=](ping_atom) { return ping_atom::value; },
       [=](lost_atom, const std::string& name, uint64_t downs) { OnNodeLost(self, name, downs); },
       [=](chaos_atom, const pb::ChaosRequest& request) {
         auto promise = self->make_response_promise();

@@ -62,6 +62,8 @@ using load_atom = caf::atom_constant<caf::atom("load")>;
 
 // Node <-> coordinator.
 using register_atom = caf::atom_constant<caf::atom("register")>;
+// node -> coordinator, answered at once: the node's own liveness check of its coordinator.
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using assign_atom = caf::atom_constant<caf::atom("assign")>;
 using remove_atom = caf::atom_constant<caf::atom("remove")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;

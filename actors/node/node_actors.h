@@ -16,6 +16,7 @@
 // name: pod-chain, pull-queue, credential-resolver, backoff, transfer.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,6 +33,11 @@ struct CoordinatorLink {
   caf::actor local;
   std::string host;
   uint16_t port = 0;
+  // A remote coordinator is pinged this often once registered; one that leaves a ping
+  // unanswered for `answer_timeout` counts as lost (frozen, or its network cut). Zero
+  // interval: no pings (an in-process coordinator).
+  std::chrono::milliseconds ping_interval{0};
+  std::chrono::milliseconds answer_timeout{2000};
 };
 
 // Spawns the node agent, which spawns the rest and registers with the coordinator.

@@ -54,9 +54,10 @@ struct ChainEntry {
 struct AgentState {
   NodeContextPtr context;
   CoordinatorLink link;
-  caf::actor coordinator;     // empty while there is no connection
-  bool registered = false;    // the coordinator answered our registration
-  uint64_t link_attempt = 0;  // only the newest reconnect timer acts
+  caf::actor coordinator;        // empty while there is no connection
+  bool registered = false;       // the coordinator answered our registration
+  uint64_t link_attempt = 0;     // only the newest reconnect timer acts
+  uint64_t link_generation = 0;  // a new one per registration: older ping timers stop
   std::unique_ptr<node::ReconnectBackoff> reconnect;
   std::mt19937_64 rng{std::random_device{}()};
   NodeServices services;
@@ -224,12 +225,38 @@ void ScheduleReconnect(AgentActor* self, const std::string& why) {
 
 void OnAssign(AgentActor* self, const pb::Pod& pod);
 
+// Pings the coordinator of registration `generation` and schedules the next ping. CAF's own
+// heartbeats are off in node processes: with them, CAF drops any connection whose handshake
+// is still running when its check comes round, which with a few hundred nodes connecting at
+// once turned registration into rounds of retries. The pings also keep the coordinator's
+// side of the connection busy, so its heartbeat timeout only fires for a node that is gone.
+void PingCoordinator(AgentActor* self, uint64_t generation) {
+  auto& st = self->state;
+  if (generation != st.link_generation || !st.registered || !st.coordinator) return;
+  const caf::actor coordinator = st.coordinator;
+  self->request(coordinator, st.link.answer_timeout, ping_atom::value)
+      .then([](ping_atom) {},
+            [=](caf::error& err) {
+              auto& state = self->state;
+              if (generation != state.link_generation || state.coordinator != coordinator) return;
+              ++state.link_generation;  // the pings still in flight have nothing to add
+              ScheduleReconnect(self, "no answer to a ping within " +
+                                          std::to_string(state.link.answer_timeout.count()) +
+                                          " ms: " + self->system().render(err));
+            });
+  self->delayed_send(self, st.link.ping_interval, ping_atom::value, generation);
+}
+
 // The coordinator's view of this node's pods: start what is missing, stop what was deleted,
 // and send the current status of the rest.
 void OnSync(AgentActor* self, const pb::NodeSync& sync) {
   auto& st = self->state;
   st.registered = true;
   st.reconnect->Reset();
+  ++st.link_generation;
+  if (st.link.ping_interval.count() > 0 && !st.link.host.empty()) {
+    self->delayed_send(self, st.link.ping_interval, ping_atom::value, st.link_generation);
+  }
   std::set<std::string> listed;
   for (const auto& pod : sync.pods()) {
     listed.insert(pod.metadata().uid());
@@ -462,6 +489,7 @@ caf::behavior NodeAgent(AgentActor* self, NodeContextPtr context, CoordinatorLin
       [=](assign_atom, const pb::PodAssignment& assignment) { OnAssign(self, assignment.pod()); },
       [=](remove_atom, const pb::PodRemoval& removal) { StopChain(self, removal.uid()); },
       [=](status_atom, pb::PodStatusReport& report) { OnStatusReport(self, report); },
+      [=](ping_atom, uint64_t generation) { PingCoordinator(self, generation); },
       [=](reconnect_atom, uint64_t attempt) {
         if (attempt == self->state.link_attempt && !self->state.coordinator) Connect(self);
       },

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -340,6 +341,56 @@ TEST_F(SurvivalTest, FrozenNodeIsDetectedAndReconcilesAfterThaw) {
   json live = Chaos("list --node node-2");
   ASSERT_TRUE(live.is_object());
   EXPECT_EQ(live["live"].value("pod-chain", -1), 1) << live.dump();
+}
+
+// A frozen coordinator is noticed by its nodes' own pings (CAF's heartbeats are off in node
+// processes); they keep serving, and register again once it thaws, with a pod applied before
+// the freeze still ImagesReady and one status change made meanwhile delivered.
+TEST_F(SurvivalTest, FrozenCoordinatorIsNoticedByItsNodesWhichRegisterAgainAfterThaw) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(2));
+  ASSERT_NO_FATAL_FAILURE(
+      Apply("kept.yaml", PodManifest("kept", registry().host() + "/pf/busybox:1.36", "node-1")));
+  json pods;
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 1); }, &pods)) << Failure(pods);
+  auto log_count = [&](const std::string& node, const std::string& needle) {
+    std::ifstream in(cluster_->LogFile(node));
+    const std::string text(std::istreambuf_iterator<char>(in), {});
+    int n = 0;
+    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const int registrations_before = log_count("node-1", "registered with the coordinator");
+
+  const auto frozen = std::chrono::steady_clock::now();
+  ASSERT_TRUE(cluster_->Signal("coordinator", SIGSTOP).ok());
+  const bool noticed = WaitUntil(
+      [&] {
+        return log_count("node-1", "no answer to a ping") > 0 &&
+               log_count("node-2", "no answer to a ping") > 0;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50));
+  const double noticed_after = SecondsSince(frozen);
+  std::cout << "[figures] frozen coordinator noticed by both nodes after " << noticed_after
+            << " s (pings every 500 ms, answer timeout 2 s)\n";
+  ASSERT_TRUE(cluster_->Signal("coordinator", SIGCONT).ok());
+  ASSERT_TRUE(noticed) << cluster_->LogTails();
+  EXPECT_GE(noticed_after, 1.5);  // not before the answer timeout
+  EXPECT_LE(noticed_after, 5.0);
+
+  // Thawed: each node registers again, once, and the pod is still there and ready.
+  ASSERT_TRUE(WaitUntil(
+      [&] { return log_count("node-1", "registered with the coordinator") > registrations_before; },
+      kLongWait))
+      << cluster_->LogTails();
+  ASSERT_TRUE(WaitNodeState("node-1", "Ready") && WaitNodeState("node-2", "Ready"))
+      << cluster_->LogTails();
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 1); }, &pods)) << Failure(pods);
+  EXPECT_EQ(PodName(pods["items"][0]), "kept");
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(log_count("node-1", "registered with the coordinator"), registrations_before + 1)
+      << "one registration per outage, not one per unanswered ping";
 }
 
 // A node gone past the grace period: its own pods are reported NodeLost, the Deployment's are
