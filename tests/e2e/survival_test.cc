@@ -345,7 +345,7 @@ TEST_F(SurvivalTest, FrozenNodeIsDetectedAndReconcilesAfterThaw) {
 
 // A frozen coordinator is noticed by its nodes' own pings (CAF's heartbeats are off in node
 // processes); they keep serving, and register again once it thaws, with a pod applied before
-// the freeze still ImagesReady and one status change made meanwhile delivered.
+// the freeze still ImagesReady.
 TEST_F(SurvivalTest, FrozenCoordinatorIsNoticedByItsNodesWhichRegisterAgainAfterThaw) {
   ASSERT_NO_FATAL_FAILURE(StartCluster(2));
   ASSERT_NO_FATAL_FAILURE(
