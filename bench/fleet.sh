@@ -39,16 +39,7 @@ skopeo copy --quiet --src-tls-verify=false "docker://$image" "oci:$layout:$image
 
 # PODS Pod manifests in one file.
 manifests=$runs/pods.yaml
-/usr/bin/python3 - "$pods" "$image" >"$manifests" <<'EOF'
-import sys
-count, image = int(sys.argv[1]), sys.argv[2]
-for i in range(count):
-    print("---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: bench-%05d\nspec:\n"
-          "  containers:\n  - name: app\n    image: %s\n    imagePullPolicy: IfNotPresent"
-          % (i, image))
-EOF
-
-now_ms() { date +%s%3N; }
+bench_pod_manifests "$pods" "$image" bench >"$manifests"
 
 # CPU seconds (user + system) PID has used so far.
 cpu_seconds() {
@@ -63,29 +54,19 @@ one_round() {
   local round=$1 i t0 t_applied t1 ready polls=0
   rm -rf "$dir"
   mkdir -p "$dir"
-  server=127.0.0.1:$(bench_free_port)
-  setsid "$PULLFLEET" up --nodes "$nodes" --data "$dir" --listen "$server" \
-    >"$runs/up-$round.log" 2>&1 </dev/null &
-  UP_PID=$!
-  for ((i = 0; i < 600; i++)); do
-    if (($("$PULLFLEET" get nodes --server "$server" 2>/dev/null | grep -c ' Ready ' || true) >= nodes)); then
-      break
-    fi
-    bench_alive "$UP_PID" || bench_die "pullfleet up died (see $runs/up-$round.log)"
-    sleep 0.1
-  done
-  ((i < 600)) || bench_die "not all $nodes nodes registered within 60 s"
+  bench_up "$nodes" "$dir" "$runs/up-$round.log"
+  UP_PID=$BENCH_UP_PID server=$BENCH_SERVER
   # Pre-load, four clients at a time.
   seq 1 "$nodes" | xargs -P 4 -I{} "$PULLFLEET" images load --server "$server" --node "node-{}" \
     "$layout" >"$runs/load-$round.log" 2>&1 || bench_die "images load failed (see $runs/load-$round.log)"
   read -r hwm_before _ < <(bench_rss_kib "$UP_PID")
   cpu0=$(cpu_seconds "$UP_PID")
 
-  t0=$(now_ms)
+  t0=$(bench_now_ms)
   /usr/bin/time -f '%U %S' -o "$runs/apply-$round.cpu" "$PULLFLEET" apply -f "$manifests" \
     --server "$server" >"$runs/apply-$round.log" 2>&1 ||
     bench_die "apply failed (see $runs/apply-$round.log)"
-  t_applied=$(now_ms)
+  t_applied=$(bench_now_ms)
   for ((i = 0; i < 2400; i++)); do
     ready=$(ready_count)
     polls=$((polls + 1))
@@ -93,7 +74,7 @@ one_round() {
     bench_alive "$UP_PID" || bench_die "pullfleet up died (see $runs/up-$round.log)"
     sleep 0.25
   done
-  t1=$(now_ms)
+  t1=$(bench_now_ms)
   ((ready >= pods)) || bench_die "only $ready of $pods pods ImagesReady after 10 minutes"
   read -r hwm rss < <(bench_rss_kib "$UP_PID")
   cpu1=$(cpu_seconds "$UP_PID")

@@ -40,6 +40,40 @@ bench_free_port() {
 print(s.getsockname()[1])'
 }
 
+bench_now_ms() { date +%s%3N; }
+
+# bench_pod_manifests COUNT IMAGE NAME_PREFIX: COUNT Pod documents with one container of IMAGE
+# (IfNotPresent), named NAME_PREFIX-00000 on.
+bench_pod_manifests() {
+  /usr/bin/python3 - "$1" "$2" "$3" <<'EOF'
+import sys
+count, image, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for i in range(count):
+    print("---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: %s-%05d\nspec:\n"
+          "  containers:\n  - name: app\n    image: %s\n    imagePullPolicy: IfNotPresent"
+          % (prefix, i, image))
+EOF
+}
+
+# bench_up NODES DATA_DIR LOG: starts `pullfleet up --nodes NODES` on a free port in its own
+# session and waits (60 s at most) until every node is Ready. Sets BENCH_UP_PID and
+# BENCH_SERVER; stop it with bench_stop_pid "$BENCH_UP_PID" pullfleet.
+bench_up() {
+  local nodes=$1 dir=$2 log=$3 i
+  BENCH_SERVER=127.0.0.1:$(bench_free_port)
+  setsid "$PULLFLEET" up --nodes "$nodes" --data "$dir" --listen "$BENCH_SERVER" \
+    >"$log" 2>&1 </dev/null &
+  BENCH_UP_PID=$!
+  for ((i = 0; i < 600; i++)); do
+    if (($("$PULLFLEET" get nodes --server "$BENCH_SERVER" 2>/dev/null | grep -c ' Ready ' || true) >= nodes)); then
+      return 0
+    fi
+    bench_alive "$BENCH_UP_PID" || bench_die "pullfleet up died (see $log)"
+    sleep 0.1
+  done
+  bench_die "not all $nodes nodes registered within 60 s (see $log)"
+}
+
 # bench_timed OUT_FILE CMD...: runs CMD under /usr/bin/time; OUT_FILE gets
 # "WALL_SECONDS MAX_RSS_KIB USER_SECONDS SYSTEM_SECONDS" (CPU of CMD and the children it
 # waited for). CMD's own output goes to OUT_FILE.log. Fails when CMD fails.

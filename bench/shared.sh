@@ -32,33 +32,16 @@ UP_PID=""
 trap 'bench_stop_pid "$UP_PID" pullfleet' EXIT
 
 manifests=$runs/pods.yaml
-/usr/bin/python3 - "$pods" "$image" >"$manifests" <<'EOF'
-import sys
-count, image = int(sys.argv[1]), sys.argv[2]
-for i in range(count):
-    print("---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: shared-%03d\nspec:\n"
-          "  containers:\n  - name: app\n    image: %s\n    imagePullPolicy: IfNotPresent"
-          % (i, image))
-EOF
-
-now_ms() { date +%s%3N; }
+bench_pod_manifests "$pods" "$image" shared >"$manifests"
 
 one_round() {
   local round=$1 i t0 t1 ready before after server
   rm -rf "$dir"
   mkdir -p "$dir"
-  server=127.0.0.1:$(bench_free_port)
-  setsid "$PULLFLEET" up --nodes 1 --data "$dir" --listen "$server" \
-    >"$runs/up-$round.log" 2>&1 </dev/null &
-  UP_PID=$!
-  for ((i = 0; i < 600; i++)); do
-    "$PULLFLEET" get nodes --server "$server" 2>/dev/null | grep -q ' Ready ' && break
-    bench_alive "$UP_PID" || bench_die "pullfleet up died (see $runs/up-$round.log)"
-    sleep 0.1
-  done
-  ((i < 600)) || bench_die "the node did not register within 60 s"
+  bench_up 1 "$dir" "$runs/up-$round.log"
+  UP_PID=$BENCH_UP_PID server=$BENCH_SERVER
   before=$(bench_registry_blob_gets)
-  t0=$(now_ms)
+  t0=$(bench_now_ms)
   "$PULLFLEET" apply -f "$manifests" --server "$server" >"$runs/apply-$round.log" 2>&1 ||
     bench_die "apply failed (see $runs/apply-$round.log)"
   for ((i = 0; i < 2400; i++)); do
@@ -67,7 +50,7 @@ one_round() {
     bench_alive "$UP_PID" || bench_die "pullfleet up died (see $runs/up-$round.log)"
     sleep 0.25
   done
-  t1=$(now_ms)
+  t1=$(bench_now_ms)
   ((ready >= pods)) || bench_die "only $ready of $pods pods ImagesReady after 10 minutes"
   after=$(bench_registry_blob_gets)
   bench_stop_pid "$UP_PID" pullfleet

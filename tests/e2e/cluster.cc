@@ -391,6 +391,26 @@ std::string Cluster::LogTails() const {
   return out;
 }
 
+bool Cluster::PollPods(const std::function<bool(const nlohmann::json&)>& done,
+                       std::chrono::milliseconds timeout, nlohmann::json* last,
+                       std::chrono::milliseconds interval) const {
+  return WaitUntil(
+      [&] {
+        auto pods = GetPods();
+        if (!pods.ok()) return false;
+        *last = std::move(pods).value();
+        return done(*last);
+      },
+      timeout, interval);
+}
+
+bool AllImagesReady(const nlohmann::json& pod_list, size_t count) {
+  const auto& items = pod_list["items"];
+  if (items.size() != count) return false;
+  return std::all_of(items.begin(), items.end(),
+                     [](const nlohmann::json& pod) { return ImagesReady(pod); });
+}
+
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                std::chrono::milliseconds interval) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -105,6 +105,11 @@ class Cluster {
   testing::CommandResult Client(const std::string& args) const;
   // `get pods -A -o json`, parsed.
   Result<nlohmann::json> GetPods() const;
+  // Lists the pods every `interval` until `done` holds of the list or `timeout` passes;
+  // returns whether it held, the last list in `*last`. A failing listing counts as not done.
+  bool PollPods(const std::function<bool(const nlohmann::json&)>& done,
+                std::chrono::milliseconds timeout, nlohmann::json* last,
+                std::chrono::milliseconds interval = std::chrono::milliseconds(150)) const;
   // Applies manifest text: writes it to a file in the data folder and runs `apply -f`.
   testing::CommandResult Apply(const std::string& name, const std::string& yaml) const;
   // The last lines of every process log, for failure messages.
@@ -144,6 +149,8 @@ std::string PodName(const nlohmann::json& pod);
 // The status of condition `type` ("True", "False") or "" when absent.
 std::string PodCondition(const nlohmann::json& pod, const std::string& type);
 bool ImagesReady(const nlohmann::json& pod);
+// True when the PodList has exactly `count` items, each ImagesReady.
+bool AllImagesReady(const nlohmann::json& pod_list, size_t count);
 // The item named `name`, or null.
 nlohmann::json FindPod(const nlohmann::json& pod_list, const std::string& name);
 // Every container status of a pod (init containers first), keyed by container name.

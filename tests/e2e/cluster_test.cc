@@ -119,26 +119,14 @@ class ClusterTest : public RegistrySuite<ClusterTest>,
   json PollPods(const std::function<bool(const json&)>& done, std::chrono::milliseconds timeout,
                 bool* met) {
     json last;
-    *met = WaitUntil(
-        [&] {
-          auto pods = cluster_->GetPods();
-          if (!pods.ok()) return false;
-          last = std::move(pods).value();
-          return done(last);
-        },
-        timeout, std::chrono::milliseconds(150));
+    *met = cluster_->PollPods(done, timeout, &last);
     return last;
   }
 
   // Waits until exactly `count` pods exist and all are ImagesReady; returns the list.
   json WaitAllReady(size_t count, bool* met) {
-    return PollPods(
-        [&](const json& pods) {
-          if (pods["items"].size() != count) return false;
-          return std::all_of(pods["items"].begin(), pods["items"].end(),
-                             [](const json& pod) { return ImagesReady(pod); });
-        },
-        kPullTimeout, met);
+    return PollPods([&](const json& pods) { return AllImagesReady(pods, count); }, kPullTimeout,
+                    met);
   }
 
   std::string Failure(const json& pods) {

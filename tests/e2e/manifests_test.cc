@@ -148,26 +148,13 @@ class ManifestsTest : public RegistrySuite<ManifestsTest> {
   json PollPods(const std::function<bool(const json&)>& done, bool* met,
                 std::chrono::milliseconds timeout = kPullTimeout) {
     json last;
-    *met = WaitUntil(
-        [&] {
-          auto pods = cluster_->GetPods();
-          if (!pods.ok()) return false;
-          last = std::move(pods).value();
-          return done(last);
-        },
-        timeout, std::chrono::milliseconds(150));
+    *met = cluster_->PollPods(done, timeout, &last);
     return last;
   }
 
   // Waits until exactly `count` pods exist and every one is ImagesReady; returns the list.
   json WaitAllReady(size_t count, bool* met) {
-    return PollPods(
-        [&](const json& pods) {
-          if (pods["items"].size() != count) return false;
-          return std::all_of(pods["items"].begin(), pods["items"].end(),
-                             [](const json& pod) { return ImagesReady(pod); });
-        },
-        met);
+    return PollPods([&](const json& pods) { return AllImagesReady(pods, count); }, met);
   }
 
   std::string Failure(const json& pods) {

@@ -180,21 +180,10 @@ class SurvivalTest : public RegistrySuite<SurvivalTest> {
   // Polls `get pods` until `done` holds; returns whether it did, the last list in `*last`.
   bool PollPods(const std::function<bool(const json&)>& done, json* last,
                 std::chrono::milliseconds timeout = kLongWait) {
-    return WaitUntil(
-        [&] {
-          auto pods = cluster_->GetPods();
-          if (!pods.ok()) return false;
-          *last = std::move(pods).value();
-          return done(*last);
-        },
-        timeout, std::chrono::milliseconds(200));
+    return cluster_->PollPods(done, timeout, last, std::chrono::milliseconds(200));
   }
 
-  bool AllReady(const json& pods, size_t count) {
-    if (pods["items"].size() != count) return false;
-    return std::all_of(pods["items"].begin(), pods["items"].end(),
-                       [](const json& pod) { return ImagesReady(pod); });
-  }
+  bool AllReady(const json& pods, size_t count) { return AllImagesReady(pods, count); }
 
   bool WaitNodeState(const std::string& node, const std::string& state) {
     return WaitUntil([&] { return cluster_->NodeStates()[node] == state; }, kLongWait,
