@@ -8,26 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/kube/manifest_data.h"
+
 namespace pullfleet::kube {
 namespace {
 
-std::string ReadData(const std::string& name) {
-  const std::string path = std::string(PULLFLEET_SOURCE_DIR) + "/tests/data/manifests/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-ManifestSet MustParse(const std::string& name) {
-  Result<ManifestSet> set = ParseManifests(ReadData(name), name);
-  if (!set.ok()) {
-    ADD_FAILURE() << set.error().message();
-    return {};
-  }
-  return std::move(set).value();
-}
+using testdata::MustParse;
+using testdata::ReadData;
 
 std::vector<std::string> AllImages(const ManifestSet& set) {
   std::vector<std::string> images;
