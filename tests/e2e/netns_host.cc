@@ -18,7 +18,10 @@ Result<std::unique_ptr<NetnsHost>> NetnsHost::Create(const std::string& tag) {
   const std::string subnet =
       "10." + std::to_string(200 + pid % 50) + "." + std::to_string(pid / 50 % 250);
   host->bridge_address_ = subnet + ".254";
-  // The destructor removes whatever part of this was made.
+  // The destructor removes whatever part of this was made. Leftovers of a killed run whose
+  // process id this one reuses are removed first.
+  (void)host->Run("ip netns del " + host->namespace_ + " 2>/dev/null; ip link del " +
+                  host->bridge_ + " 2>/dev/null; true");
   const std::vector<std::string> steps = {
       "ip link add " + host->bridge_ + " type bridge",
       "ip addr add " + host->bridge_address_ + "/24 dev " + host->bridge_,
