@@ -3,28 +3,14 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 
 #include "common/base64.h"
+#include "common/names.h"
 #include "credentials/pull_secrets.h"
 
 namespace pullfleet::credentials {
 namespace {
-
-// A DNS-1123 subdomain, as Kubernetes requires of Secret names.
-Status CheckName(const std::string& name) {
-  static const std::regex kSubdomain(
-      "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-  if (name.empty() || name.size() > 253 || !std::regex_match(name, kSubdomain)) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "invalid secret name \"" + name +
-                     "\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                     "characters, '-' or '.', and must start and end with an alphanumeric "
-                     "character");
-  }
-  return Status::Ok();
-}
 
 pb::Secret Skeleton(const std::string& name, const std::string& namespace_name) {
   pb::Secret secret;
@@ -37,7 +23,7 @@ pb::Secret Skeleton(const std::string& name, const std::string& namespace_name) 
 }  // namespace
 
 Result<pb::Secret> MakeRegistrySecret(const RegistrySecretOptions& options) {
-  if (auto valid = CheckName(options.name); !valid.ok()) return valid.error();
+  if (auto valid = CheckObjectName("secret name", options.name); !valid.ok()) return valid.error();
   if (options.username.empty()) {
     return Error(ErrorCode::kInvalidArgument, "--docker-username is required");
   }
@@ -61,7 +47,7 @@ Result<pb::Secret> MakeRegistrySecret(const RegistrySecretOptions& options) {
 Result<pb::Secret> RegistrySecretFromFile(const std::string& name,
                                           const std::string& namespace_name,
                                           const std::string& path) {
-  if (auto valid = CheckName(name); !valid.ok()) return valid.error();
+  if (auto valid = CheckObjectName("secret name", name); !valid.ok()) return valid.error();
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error(ErrorCode::kIo, "read " + path + ": cannot open");
   std::stringstream text;

@@ -18,6 +18,8 @@
 #include <set>
 #include <utility>
 
+#include "common/names.h"
+
 namespace pullfleet::kube {
 namespace {
 
@@ -309,6 +311,14 @@ class ObjectReader {
       return Problem{object.Mark(), context + "apiVersion \"" + api_version +
                                         "\" is not supported for " + kind + " (use " +
                                         info->versions.front() + ")"};
+    }
+    // Names become storage keys: a kind that is kept must have a name Kubernetes accepts (the
+    // kinds that are skipped have rules of their own, such as "system:coredns" for RBAC).
+    if (Status st = CheckObjectName("metadata.name", meta.name()); !st.ok()) {
+      return Problem{Field(object, "metadata").Mark(), context + st.error().message()};
+    }
+    if (Status st = CheckNamespaceName("metadata.namespace", meta.namespace_()); !st.ok()) {
+      return Problem{Field(object, "metadata").Mark(), context + st.error().message()};
     }
     if (info->cluster_scoped) meta.clear_namespace_();
     switch (info->shape) {

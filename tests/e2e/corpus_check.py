@@ -174,11 +174,21 @@ def containers_of(pod):
     return (spec.get("initContainers") or []) + spec["containers"]
 
 
+# What apply says of a name that still holds an envsubst placeholder ("$name-db-secret").
+TEMPLATE_NAME = 'invalid metadata.name "$'
+REFUSED = "refused"
+
+
 def check_file(cluster, corpus, name, row, namespace):
     problems = []
     text = open(os.path.join(corpus, name), encoding="utf-8").read()
     objs = [o for o in objects(text) if o.get("kind") in WORKLOADS]
     applied = cluster.client("apply", "-n", namespace, "-f", os.path.join(corpus, name))
+    if applied.returncode != 0 and TEMPLATE_NAME in applied.stderr:
+        # An envsubst template applied unsubstituted: its object names are refused, as the
+        # API server refuses them, and nothing of the file is created.
+        return ([] if not pods_in(cluster, namespace) else ["pods created from a refused file"],
+                REFUSED)
     if applied.returncode != 0:
         return [f"apply failed: {applied.stderr.strip()}"], None
     kinds, images, bracketed = row
@@ -310,6 +320,11 @@ def main():
                 if objs is None:
                     print(f"FAIL {name}: " + "; ".join(problems))
                     failures += 1
+                    continue
+                if objs == REFUSED:
+                    print(("ok   " if not problems else "FAIL ") + name +
+                          ": refused (unsubstituted placeholders in object names)")
+                    failures += bool(problems)
                     continue
                 applied[name] = (f"corpus-{i}", objs, problems)
             # Containers pass through ContainerCreating at every retry: each reason seen counts.

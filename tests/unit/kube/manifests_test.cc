@@ -314,6 +314,46 @@ TEST(ParseManifests, AcceptedShapes) {
   }
 }
 
+// Names become storage keys: "x/y" in default and "y" in "default/x" must not meet.
+TEST(ParseManifests, ObjectAndNamespaceNamesFollowKubernetesRules) {
+  const std::string pod =
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: NAME, namespace: NS}\n"
+      "spec: {containers: [{name: a, image: busybox}]}\n";
+  auto with = [&](const std::string& name, const std::string& ns) {
+    std::string text = pod;
+    text.replace(text.find("NAME"), 4, name);
+    text.replace(text.find("NS"), 2, ns);
+    return ParseManifests(text, "in.yaml");
+  };
+  for (const std::string& bad :
+       std::vector<std::string>{"\"x/y\"", "Bad_Name", "-lead", "trail-", std::string(254, 'a')}) {
+    SCOPED_TRACE(bad);
+    auto set = with(bad, "default");
+    ASSERT_FALSE(set.ok());
+    EXPECT_NE(set.error().message().find("invalid metadata.name"), std::string::npos)
+        << set.error().message();
+  }
+  for (const std::string& bad :
+       std::vector<std::string>{"\"default/x\"", "a.b", std::string(64, 'n')}) {
+    SCOPED_TRACE(bad);
+    auto set = with("ok", bad);
+    ASSERT_FALSE(set.ok());
+    EXPECT_NE(set.error().message().find("invalid metadata.namespace"), std::string::npos)
+        << set.error().message();
+  }
+  auto fine = with("web-1.example", "team-a");
+  ASSERT_TRUE(fine.ok()) << fine.error().message();
+  ASSERT_EQ(fine->pods.size(), 1u);
+  EXPECT_EQ(fine->pods[0].metadata().name(), "web-1.example");
+  // Kinds that are skipped keep their own rules (RBAC names hold colons).
+  auto skipped = ParseManifests(
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+      "metadata: {name: \"system:coredns\"}\n",
+      "rbac.yaml");
+  ASSERT_TRUE(skipped.ok()) << skipped.error().message();
+  EXPECT_EQ(skipped->skipped_kinds["ClusterRole"], 1);
+}
+
 TEST(ParseManifests, ErrorInAnyDocumentFailsTheWholeFile) {
   const std::string good = std::string(kPodHead) + "  containers:\n  - name: c\n    image: x\n";
   Result<ManifestSet> set = ParseManifests(good + "---\n" + good + "---\nkind: Pod\n", "f.yaml");
