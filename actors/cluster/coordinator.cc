@@ -62,10 +62,10 @@ struct CoordinatorState {
   caf::stateful_actor<CoordinatorState>* self = nullptr;
   CoordinatorOptions options;
   std::shared_ptr<persistence::RecordDb> db;
-  std::map<std::string, pb::Pod> pods;            // by PodKey
-  std::map<std::string, pb::Workload> workloads;  // by WorkloadKey
-  std::map<std::string, NodeEntry> nodes;         // by node name
-  std::map<std::string, pb::Secret> secrets;      // by "secret/ns/name"
+  std::map<std::string, pb::Pod> pods;                         // by PodKey
+  std::map<std::string, pb::Workload> workloads;               // by WorkloadKey
+  std::map<std::string, NodeEntry> nodes;                      // by node name
+  std::map<std::string, pb::Secret> secrets;                   // by "secret/ns/name"
   std::map<std::string, pb::ServiceAccount> service_accounts;  // "serviceaccount/ns/name"
   std::map<std::string, pb::RuntimeClass> runtime_classes;     // by name
   std::map<std::string, pb::Namespace> namespaces;             // by name
@@ -447,8 +447,10 @@ std::string ApplySecret(CoordinatorState& st, pb::Secret secret) {
   secret.set_record_version(1);
   const std::string key = NamespacedKey("secret", secret.metadata());
   auto it = st.secrets.find(key);
-  if (it != st.secrets.end()) secret.mutable_metadata()->set_uid(it->second.metadata().uid());
-  else secret.mutable_metadata()->set_uid(NewUid(st.rng));
+  if (it != st.secrets.end())
+    secret.mutable_metadata()->set_uid(it->second.metadata().uid());
+  else
+    secret.mutable_metadata()->set_uid(NewUid(st.rng));
   const std::string verdict = Verdict(it == st.secrets.end() ? nullptr : &it->second, secret);
   // Only the sealed form reaches the disk.
   (void)st.db->Put(key, st.options.sealer->Seal(secret.SerializeAsString()));
@@ -582,6 +584,18 @@ pb::NodeSync OnRegister(CoordinatorActor* self, const pb::NodeInfo& info) {
   auto sender = caf::actor_cast<caf::actor>(self->current_sender());
   if (!sender) return sync;  // monitoring an empty handle would crash
   auto& entry = st.nodes[info.name()];
+  if (entry.up && entry.actor && entry.actor != sender) {
+    // Two processes with one name would take each other's pods: the first keeps the name
+    // until its connection is lost (at once when it exits, after the connection timeout
+    // when it froze or was cut off); the second is told why and tries again later.
+    spdlog::warn(
+        "coordinator: refused a second registration of node {} from another process while "
+        "the first is still connected; node names must be unique",
+        info.name());
+    sync.set_refused("node name " + info.name() +
+                     " is held by another connected process; node names must be unique");
+    return sync;
+  }
   if (entry.actor && entry.actor != sender) self->demonitor(entry.actor);
   const bool was_lost = entry.lost;
   entry.actor = sender;
@@ -724,7 +738,8 @@ pb::NodeList ListNodes(const CoordinatorState& st) {
     auto* item = list.add_items();
     *item->mutable_info() = entry.info;
     item->set_ready(entry.up);
-    for (const auto& [key, pod] : st.pods) item->set_pods(item->pods() + (pod.spec().node_name() == name));
+    for (const auto& [key, pod] : st.pods)
+      item->set_pods(item->pods() + (pod.spec().node_name() == name));
   }
   return list;
 }

@@ -286,7 +286,14 @@ void Register(AgentActor* self, caf::actor coordinator) {
   self->request(coordinator, kLinkRequestTimeout, register_atom::value, MakeInfo(*st.context))
       .then(
           [=](const pb::NodeSync& sync) {
-            if (self->state.coordinator == coordinator) OnSync(self, sync);
+            if (self->state.coordinator != coordinator) return;
+            if (!sync.refused().empty()) {
+              spdlog::error("node={} the coordinator refused the registration: {}",
+                            self->state.context->name, sync.refused());
+              ScheduleReconnect(self, "registration refused");
+              return;
+            }
+            OnSync(self, sync);
           },
           [=](caf::error& err) {
             if (self->state.coordinator != coordinator) return;  // down already handled

@@ -382,6 +382,32 @@ TEST_F(SurvivalTest, FrozenCoordinatorIsNoticedByItsNodesWhichRegisterAgainAfter
       << "one registration per outage, not one per unanswered ping";
 }
 
+// A second process with a connected node's name is refused (it would take the node's pods);
+// the first keeps working, and is still Ready after the second gave up.
+TEST_F(SurvivalTest, ASecondProcessWithATakenNodeNameIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(1));
+  const std::string log = data_.path() + "/impostor.log";
+  CommandResult impostor = testing::RunCommand(
+      "timeout 4 " PULLFLEET_BINARY_DIR "/cmd/pullfleet node --name node-1 --coordinator " +
+      cluster_->server() + " --data " + testing::ShellQuote(data_.path() + "/impostor") + " > " +
+      testing::ShellQuote(log) + " 2>&1");
+  EXPECT_EQ(impostor.exit_code, 124) << "the second process should run until the timeout";
+  std::ifstream in(log);
+  const std::string text(std::istreambuf_iterator<char>(in), {});
+  EXPECT_NE(text.find("the coordinator refused the registration: node name node-1 is held by "
+                      "another connected process"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("registered with the coordinator"), std::string::npos) << text;
+
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // past the connection timeout
+  EXPECT_EQ(cluster_->NodeStates()["node-1"], "Ready") << cluster_->LogTails();
+  ASSERT_NO_FATAL_FAILURE(
+      Apply("after.yaml", PodManifest("after", registry().host() + "/pf/busybox:1.36", "node-1")));
+  json pods;
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 1); }, &pods)) << Failure(pods);
+}
+
 // A node gone past the grace period: its own pods are reported NodeLost, the Deployment's are
 // replaced on nodes that are up; a node added meanwhile takes pods; the lost node comes back
 // with the pods that are still its own.
