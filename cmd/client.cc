@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "actors/common/protocol.h"
@@ -26,6 +27,9 @@ namespace pullfleet::cmd {
 namespace {
 
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
+// Connecting includes CAF's handshake: a port that accepts but never answers (another server,
+// a frozen coordinator) must not hold the command forever.
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
 
 int64_t UnixMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -45,16 +49,26 @@ int WithCoordinator(const ClientOptions& options, Body body) {
   caf::actor_system_config cfg;
   ConfigureActorSystem(cfg, ProcessRole::kClient);
   caf::actor_system system{cfg};
-  auto coordinator = system.middleman().remote_actor(address->host, address->port);
-  if (!coordinator) {
-    std::cerr << "error: cannot reach the coordinator at " << options.server << " ("
-              << system.render(coordinator.error()) << "); is `pullfleet up` running?\n";
-    return 1;
-  }
   int code = 0;
   {
     caf::scoped_actor self{system};
-    code = body(self, *coordinator, system);
+    caf::actor coordinator;
+    std::string failure;
+    self->request(system.middleman().actor_handle(), kConnectTimeout, caf::connect_atom::value,
+                  address->host, address->port)
+        .receive(
+            [&](const caf::node_id&, caf::strong_actor_ptr& remote, const std::set<std::string>&) {
+              coordinator = caf::actor_cast<caf::actor>(remote);
+              if (!coordinator) failure = "no coordinator is published there";
+            },
+            [&](const caf::error& error) { failure = system.render(error); });
+    if (!coordinator) {
+      std::cerr << "error: cannot reach the coordinator at " << options.server << " (" << failure
+                << "); is a coordinator (or `pullfleet up`) running there?\n";
+      code = 1;
+    } else {
+      code = body(self, coordinator, system);
+    }
   }
   return code;
 }
