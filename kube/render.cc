@@ -446,6 +446,10 @@ void AppendEvents(std::string* out, const pb::Pod& pod, int64_t now_unix_ms) {
 std::string PodStatusText(const pb::Pod& pod) {
   const pb::PodSpec& spec = pod.spec();
   const pb::PodStatus& status = pod.status();
+  // A pod whose node is lost is not ready whatever its containers last reported.
+  for (const auto& condition : status.conditions()) {
+    if (condition.type() == "ImagesReady" && condition.reason() == "NodeLost") return "NodeLost";
+  }
   if (status.init_container_statuses().empty() && status.container_statuses().empty()) {
     return PhaseOrPending(pod);
   }

@@ -156,6 +156,16 @@ std::vector<StatusCase> StatusCases() {
     *pod.mutable_status()->add_container_statuses() = Ready("a", "r@sha256:1");
     add("all_ready", pod, "ImagesReady");
   }
+  {
+    // Its containers last reported ready, but the node is gone.
+    pb::Pod pod = MakePod({}, {"a"});
+    *pod.mutable_status()->add_container_statuses() = Ready("a", "r@sha256:1");
+    pb::PodCondition& lost = *pod.mutable_status()->add_conditions();
+    lost.set_type("ImagesReady");
+    lost.set_status("Unknown");
+    lost.set_reason("NodeLost");
+    add("node_lost_overrides_ready_containers", pod, "NodeLost");
+  }
   return cases;
 }
 
