@@ -67,14 +67,16 @@ Status ApplyKubeletConfiguration(NodeConfig& config, const YAML::Node& doc,
     return Invalid(source, "KubeletConfiguration apiVersion \"" + api_version +
                                "\" is not kubelet.config.k8s.io/v1beta1");
   }
-  if (doc["serializeImagePulls"]) config.serialize_image_pulls = doc["serializeImagePulls"].as<bool>();
+  if (doc["serializeImagePulls"])
+    config.serialize_image_pulls = doc["serializeImagePulls"].as<bool>();
   if (doc["maxParallelImagePulls"] && !doc["maxParallelImagePulls"].IsNull()) {
     config.max_parallel_image_pulls = doc["maxParallelImagePulls"].as<int>();
   }
   if (doc["registryPullQPS"]) config.registry_pull_qps = doc["registryPullQPS"].as<double>();
   if (doc["registryBurst"]) config.registry_burst = doc["registryBurst"].as<int>();
   if (doc["imagePullCredentialsVerificationPolicy"]) {
-    auto status = ApplyVerificationPolicy(config, doc["imagePullCredentialsVerificationPolicy"], source);
+    auto status =
+        ApplyVerificationPolicy(config, doc["imagePullCredentialsVerificationPolicy"], source);
     if (!status.ok()) return status;
   }
   if (doc["preloadedImagesVerificationAllowlist"]) {
@@ -98,6 +100,14 @@ Result<std::string> ReadFile(const std::string& path, const std::string& what) {
 }
 
 Status ApplyDocuments(NodeConfig& config, const std::string& yaml_text, const std::string& source);
+
+// A YAML value as a person wrote it, for errors: "\"maybe\"", "[a list]", "{a mapping}".
+std::string Describe(const YAML::Node& value) {
+  if (value.IsScalar()) return "\"" + value.Scalar() + "\"";
+  if (value.IsSequence()) return "[a list]";
+  if (value.IsMap()) return "{a mapping}";
+  return "(empty)";
+}
 
 Status ApplyField(NodeConfig& config, const std::string& key, const YAML::Node& value,
                   const std::string& source) {
@@ -180,8 +190,7 @@ Status Validate(const NodeConfig& config, const std::string& source) {
   }
   if (config.registry_pull_qps < 0) {
     return Invalid(source, "invalid configuration: registryPullQPS (--registry-qps) " +
-                               Number(config.registry_pull_qps) +
-                               " must not be a negative number");
+                               Number(config.registry_pull_qps) + " must not be a negative number");
   }
   if (config.max_parallel_image_pulls && *config.max_parallel_image_pulls < 1) {
     return Invalid(source, "invalid configuration: maxParallelImagePulls " +
@@ -195,6 +204,8 @@ Status Validate(const NodeConfig& config, const std::string& source) {
                    "SerializeImagePulls (--serialize-image-pulls) is set to false");
   }
   if (config.max_concurrent_blobs < 1) return Invalid(source, "maxConcurrentBlobs must be >= 1");
+  // Zero or less would let a registry that stops sending hold a pull forever.
+  if (config.stall_timeout_seconds < 1) return Invalid(source, "stallTimeoutSeconds must be >= 1");
   if (config.credential_provider_config.empty() != config.credential_provider_bin_dir.empty()) {
     return Invalid(source, "credentialProviderConfig and credentialProviderBinDir go together");
   }
@@ -233,8 +244,16 @@ Status ApplyDocuments(NodeConfig& config, const std::string& yaml_text, const st
       }
       if (!kind.empty()) return Invalid(source, "unexpected kind \"" + kind + "\"");
       for (const auto& field : doc) {
-        auto status = ApplyField(config, field.first.as<std::string>(), field.second, source);
-        if (!status.ok()) return status;
+        const std::string key = field.first.as<std::string>();
+        try {
+          auto status = ApplyField(config, key, field.second, source);
+          if (!status.ok()) return status;
+        } catch (const YAML::BadConversion& e) {
+          // yaml-cpp says only "bad conversion": name the field and what it holds.
+          return Invalid(source, "line " + std::to_string(e.mark.line + 1) + ": " + key +
+                                     ": value " + Describe(field.second) +
+                                     " has the wrong type (see deploy/config/node.yaml)");
+        }
       }
     }
   } catch (const YAML::Exception& e) {
