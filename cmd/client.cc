@@ -201,6 +201,14 @@ int RunApply(const ClientOptions& client, const std::vector<std::string>& paths)
     for (auto& ns : set->namespaces) *request.add_namespaces() = std::move(ns);
     for (const auto& [kind, count] : set->skipped_kinds) skipped[kind] += count;
   }
+  const int objects = request.pods_size() + request.workloads_size() + request.secrets_size() +
+                      request.service_accounts_size() + request.runtime_classes_size() +
+                      request.namespaces_size();
+  if (objects == 0 && skipped.empty()) {
+    // As kubectl: input with no object at all is a mistake, not a success.
+    std::cerr << "error: no objects passed to apply\n";
+    return 1;
+  }
   return SendApply(client, request, [&] {
     if (!skipped.empty()) {
       std::cout << "skipped kinds pullfleet does not run: " << SkippedSummary(skipped) << "\n";

@@ -625,5 +625,19 @@ TEST_F(ManifestsTest, ImagesListPlansTheImagesOfManifests) {
   EXPECT_EQ(table.output.find("never/pulled"), std::string::npos) << table.output;
 }
 
+// Input with no object at all is refused before any coordinator is asked (as kubectl does).
+TEST(ApplyInput, NothingToApplyIsAnError) {
+  for (const std::string& input :
+       {std::string("/dev/null"), std::string("<(printf -- '---\\n')")}) {
+    SCOPED_TRACE(input);
+    CommandResult applied = testing::RunCommand(
+        "bash -c \"" PULLFLEET_BINARY_DIR "/cmd/pullfleet apply -f - --server 127.0.0.1:9 < " +
+        input + " 2>&1\"");
+    EXPECT_EQ(applied.exit_code, 1) << applied.output;
+    EXPECT_NE(applied.output.find("error: no objects passed to apply"), std::string::npos)
+        << applied.output;
+  }
+}
+
 }  // namespace
 }  // namespace pullfleet::e2e
