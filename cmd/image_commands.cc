@@ -113,6 +113,12 @@ int RunImageParse(const std::string& reference, const std::string& output) {
 }
 
 int RunImagePolicy(const std::string& image, const std::string& policy) {
+  // Kubernetes defaults the policy from the text alone, but a pod with a name that does not
+  // parse never gets that far: it fails with InvalidImageName. Say so instead of a policy.
+  if (auto ref = image::ParseReference(image); !ref.ok()) {
+    return Fail(ref.error().message() +
+                " (a container with this image fails with InvalidImageName)");
+  }
   if (!policy.empty()) {
     auto parsed = image::ParsePullPolicy(policy);
     if (!parsed.ok()) return Fail(parsed.error().message());
