@@ -15,19 +15,19 @@ namespace pullfleet::cmd {
 // command-line client.
 enum class ProcessRole { kServer, kNode, kClient };
 
-// How fast a server process notices a peer that froze or whose network was cut (a killed
-// peer is noticed at once: its sockets close). CAF's middleman sends a heartbeat every
-// `heartbeat_ms` and drops a connection that stayed silent for `connection_timeout_ms`.
-// Both processes of a connection should use the same values. Keep the interval above the
-// slowest handshake (a connection whose handshake takes longer than one interval is dropped
-// as timed out) and the timeout at several intervals.
+// How fast the coordinator notices a node that froze or whose network was cut (a killed peer
+// is noticed at once: its sockets close). CAF's middleman sends a heartbeat every
+// `heartbeat_ms` and drops a connection that stayed silent for `connection_timeout_ms`. Nodes
+// use the same two values for their pings (CoordinatorLink), not for CAF. Keep the interval
+// above the slowest handshake (a connection whose handshake takes longer than one interval
+// is dropped as timed out) and the timeout at several intervals.
 struct FailureDetection {
   int heartbeat_ms = 500;
   int connection_timeout_ms = 2000;
 };
 
 // Fills `config` for a process of `role`; call before constructing the actor_system.
-// `detection` applies to servers only (a client's connection lives for one request).
+// `detection` applies to kServer only (a client's connection lives for one request).
 void ConfigureActorSystem(caf::actor_system_config& config, ProcessRole role,
                           const FailureDetection& detection = {});
 

@@ -18,8 +18,8 @@ std::optional<std::string> Base64DecodeLikeGo(std::string_view field) {
   for (char c : field) {
     if (c != '\r' && c != '\n') text += c;
   }
-  const size_t end = field.find_last_not_of(" \t\r\n\v\f");
-  const bool padded = end != std::string_view::npos && field[end] == '=';
+  // Any other blank is refused below, so the last character decides.
+  const bool padded = !text.empty() && text.back() == '=';
   size_t pad = 0;
   if (padded) {
     // Go accepts at most two '=' and only at the end of a whole quantum.

@@ -347,7 +347,7 @@ Status PullRun::FetchBlobs(registry::Client& first_client, std::vector<store::De
   // keeps the client that resolved the manifests (its connection and token are warm). The
   // extra clients are made here, before any thread uses the first one, and start with its
   // scheme and tokens: a new client would otherwise try TLS on a plain-HTTP loopback
-  // registry again (loading the CA bundle costs about 40 ms of CPU) and fetch its own token.
+  // registry again (a wasted handshake per thread) and fetch its own token.
   std::vector<std::unique_ptr<registry::Client>> clients;
   for (size_t t = 1; t < threads; ++t) {
     clients.push_back(std::make_unique<registry::Client>(
