@@ -502,6 +502,9 @@ pb::PullSecretsReply FindPullSecrets(const CoordinatorState& st,
   return reply;
 }
 
+// Known shortcoming: object names are checked against Kubernetes' rules by the client's
+// manifest reader (kube/manifests.cc), not here, so a program sending an ApplyRequest to this
+// actor directly can still store a name such as "x/y" that collides with another pod's key.
 pb::ApplyResponse Apply(CoordinatorActor* self, pb::ApplyRequest& request) {
   auto& st = self->state;
   pb::ApplyResponse response;
