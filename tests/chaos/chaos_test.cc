@@ -282,6 +282,20 @@ class ChaosSuite : public RegistrySuite<ChaosSuite> {
     return true;
   }
 
+  // Every node is registered again and Ready. A node whose network was cut can take a few
+  // seconds more than the pods: its reconnect waits for the kernel's next SYN retransmission.
+  bool NodesBack(std::string* why) {
+    const auto states = cluster_->NodeStates();
+    for (const auto& node : cluster_->NodeNames()) {
+      auto it = states.find(node);
+      if (it == states.end() || it->second != "Ready") {
+        *why = node + (it == states.end() ? " not registered" : " " + it->second);
+        return false;
+      }
+    }
+    return true;
+  }
+
   TempDir data_{"pf-chaos-"};
   // Declared before the cluster and the relay, so that it is removed after both are gone.
   std::unique_ptr<NetnsHost> netns_;
@@ -321,7 +335,7 @@ TEST_F(ChaosSuite, EveryPodReachesItsStateAndEveryBlobIsSound) {
         auto listed = cluster_->GetPods();
         if (!listed.ok()) return false;
         pods = std::move(listed).value();
-        return Settled(pods, &why);
+        return Settled(pods, &why) && NodesBack(&why);
       },
       kSettleTimeout, std::chrono::milliseconds(300));
   const double settle_seconds =
@@ -338,7 +352,7 @@ TEST_F(ChaosSuite, EveryPodReachesItsStateAndEveryBlobIsSound) {
   int blobs = 0, partial_files = 0;
   for (const auto& node : cluster_->NodeNames()) {
     CommandResult listed = cluster_->Client("chaos list --node " + node + " -o json");
-    ASSERT_EQ(listed.exit_code, 0) << listed.output;
+    ASSERT_EQ(listed.exit_code, 0) << listed.output << cluster_->LogTails();
     json live = json::parse(listed.output, nullptr, false);
     ASSERT_TRUE(live.is_object()) << listed.output;
     EXPECT_EQ(live["live"].value("pod-chain", -1), pods_on[node]) << node << " " << live.dump();
