@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "common/names.h"
 #include "image/policy.h"
 
 namespace pullfleet::actors {
@@ -58,7 +59,40 @@ void DefaultImageVolumes(google::protobuf::RepeatedPtrField<pb::ImageVolume>* vo
   }
 }
 
+// Appends the API server's wording of what is wrong with `meta` of an object of `kind`.
+// Namespaces are themselves named by the label rule, every other kind by the subdomain rule.
+void CheckMeta(const std::string& kind, const pb::ObjectMeta& meta,
+               std::vector<std::string>* errors) {
+  const Status name = kind == "Namespace" ? CheckNamespaceName("metadata.name", meta.name())
+                                          : CheckObjectName("metadata.name", meta.name());
+  const Status ns = meta.namespace_().empty()
+                        ? Status::Ok()
+                        : CheckNamespaceName("metadata.namespace", meta.namespace_());
+  for (const Status* status : {&name, &ns}) {
+    if (status->ok()) continue;
+    errors->push_back("The " + kind + " \"" + meta.name() +
+                      "\" is invalid: " + status->error().message());
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> InvalidObjectNames(const pb::ApplyRequest& request) {
+  std::vector<std::string> errors;
+  for (const auto& ns : request.namespaces()) CheckMeta("Namespace", ns.metadata(), &errors);
+  for (const auto& secret : request.secrets()) CheckMeta("Secret", secret.metadata(), &errors);
+  for (const auto& account : request.service_accounts()) {
+    CheckMeta("ServiceAccount", account.metadata(), &errors);
+  }
+  for (const auto& rc : request.runtime_classes()) {
+    CheckMeta("RuntimeClass", rc.metadata(), &errors);
+  }
+  for (const auto& pod : request.pods()) CheckMeta("Pod", pod.metadata(), &errors);
+  for (const auto& workload : request.workloads()) {
+    CheckMeta(workload.kind().empty() ? "Workload" : workload.kind(), workload.metadata(), &errors);
+  }
+  return errors;
+}
 
 void DefaultPodSpec(pb::PodSpec* spec, const pb::PodSpec* previous,
                     const AdmissionOptions& options) {

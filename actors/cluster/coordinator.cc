@@ -502,12 +502,19 @@ pb::PullSecretsReply FindPullSecrets(const CoordinatorState& st,
   return reply;
 }
 
-// Known shortcoming: object names are checked against Kubernetes' rules by the client's
-// manifest reader (kube/manifests.cc), not here, so a program sending an ApplyRequest to this
-// actor directly can still store a name such as "x/y" that collides with another pod's key.
+// Applies every object of `request`, or none when any name is invalid (as a file with an
+// invalid document creates nothing).
 pb::ApplyResponse Apply(CoordinatorActor* self, pb::ApplyRequest& request) {
   auto& st = self->state;
   pb::ApplyResponse response;
+  for (auto& error : InvalidObjectNames(request)) response.add_errors(std::move(error));
+  if (response.errors_size() > 0) {
+    spdlog::warn(
+        "coordinator: refused an apply with {} invalid object names; nothing applied. "
+        "The first: {}",
+        response.errors_size(), response.errors(0));
+    return response;
+  }
   // Objects others depend on first, whatever their order in the files.
   for (auto& ns : *request.mutable_namespaces()) response.add_lines(ApplyNamespace(st, ns));
   for (auto& secret : *request.mutable_secrets()) response.add_lines(ApplySecret(st, secret));

@@ -54,5 +54,43 @@ TEST(AdmissionTest, AlwaysPullImagesSetsImageVolumesToAlways) {
   EXPECT_EQ(spec.containers(0).image_pull_policy(), "Always");
 }
 
+TEST(ValidationTest, ValidNamesAndAnEmptyNamespacePass) {
+  pb::ApplyRequest request;
+  pb::Pod* pod = request.add_pods();
+  pod->mutable_metadata()->set_name("web-1.example");
+  pb::Secret* secret = request.add_secrets();
+  secret->mutable_metadata()->set_name("regcred");
+  secret->mutable_metadata()->set_namespace_("team-a");
+  request.add_namespaces()->mutable_metadata()->set_name("team-a");
+  EXPECT_TRUE(InvalidObjectNames(request).empty());
+}
+
+// Names that would collide in storage keys or that Kubernetes refuses, each named in its error.
+TEST(ValidationTest, EachInvalidNameOrNamespaceIsNamed) {
+  pb::ApplyRequest request;
+  request.add_pods()->mutable_metadata()->set_name("a/b");
+  pb::Pod* in_bad_namespace = request.add_pods();
+  in_bad_namespace->mutable_metadata()->set_name("ok");
+  in_bad_namespace->mutable_metadata()->set_namespace_("x/a");
+  pb::Workload* deployment = request.add_workloads();
+  deployment->set_kind("Deployment");
+  deployment->mutable_metadata()->set_name("Web");
+  request.add_namespaces()->mutable_metadata()->set_name("a.b");  // a label: no dots
+  request.add_secrets()->mutable_metadata()->set_name("");
+
+  const std::vector<std::string> errors = InvalidObjectNames(request);
+  ASSERT_EQ(errors.size(), 5u);
+  // Objects others depend on come first, in the order the coordinator applies them.
+  EXPECT_EQ(errors[0].rfind("The Namespace \"a.b\" is invalid: invalid metadata.name", 0), 0u)
+      << errors[0];
+  EXPECT_EQ(errors[1].rfind("The Secret \"\" is invalid: invalid metadata.name", 0), 0u)
+      << errors[1];
+  EXPECT_EQ(errors[2].rfind("The Pod \"a/b\" is invalid: invalid metadata.name", 0), 0u)
+      << errors[2];
+  EXPECT_EQ(errors[3].rfind("The Pod \"ok\" is invalid: invalid metadata.namespace \"x/a\"", 0), 0u)
+      << errors[3];
+  EXPECT_EQ(errors[4].rfind("The Deployment \"Web\" is invalid", 0), 0u) << errors[4];
+}
+
 }  // namespace
 }  // namespace pullfleet::actors
