@@ -536,8 +536,22 @@ pb::ApplyResponse Apply(CoordinatorActor* self, pb::ApplyRequest& request) {
 
 // ---- status reports ----------------------------------------------------------------------------
 
+// Merges the events of `report` that `pod` does not hold yet: a node sends again, after it
+// registers, the events after the last one the pod holds from the same stream, and some of
+// those may have arrived before the connection died.
 void MergeEvents(pb::Pod& pod, const pb::PodStatusReport& report) {
-  for (const auto& event : report.new_events()) {
+  int skip = 0;
+  if (!report.events_source().empty() && report.events_source() == pod.events_source() &&
+      pod.events_seq() >= report.first_event_seq()) {
+    skip = static_cast<int>(std::min<uint64_t>(pod.events_seq() - report.first_event_seq() + 1,
+                                               report.new_events_size()));
+  }
+  if (!report.events_source().empty() && report.new_events_size() > skip) {
+    pod.set_events_source(report.events_source());
+    pod.set_events_seq(report.first_event_seq() + report.new_events_size() - 1);
+  }
+  for (int i = skip; i < report.new_events_size(); ++i) {
+    const pb::Event& event = report.new_events(i);
     bool merged = false;
     for (auto& old : *pod.mutable_events()) {
       if (old.type() == event.type() && old.reason() == event.reason() &&

@@ -51,6 +51,38 @@ struct ChainEntry {
   pb::PodStatus status;  // as last reported by the chain, for the waiting-pods gauge
 };
 
+// `length` random hex digits.
+std::string RandomHex(std::mt19937_64& rng, size_t length) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex(length, '0');
+  for (auto& digit : hex) digit = kDigits[rng() % 16];
+  return hex;
+}
+
+// What the coordinator must eventually hold of one pod: the newest status and the pod's
+// newest events, numbered. Events stay here after they are sent: a connection can die with
+// them unread, and at the next registration the coordinator says which it holds.
+struct HeldReport {
+  pb::PodStatusReport latest;  // the newest status; its new_events are empty
+  std::string source;          // this stream of events: node process and chain
+  std::deque<pb::Event> events;
+  uint64_t last_seq = 0;  // the number of events.back(); 0 while there is none
+
+  uint64_t FirstSeq() const { return last_seq - events.size() + 1; }
+
+  // The newest status and the events numbered `from` and after.
+  pb::PodStatusReport From(uint64_t from) const {
+    pb::PodStatusReport report = latest;
+    from = std::max(from, FirstSeq());
+    report.set_events_source(source);
+    report.set_first_event_seq(from);
+    for (uint64_t seq = from; seq <= last_seq; ++seq) {
+      *report.add_new_events() = events[seq - FirstSeq()];
+    }
+    return report;
+  }
+};
+
 struct AgentState {
   NodeContextPtr context;
   CoordinatorLink link;
@@ -61,9 +93,12 @@ struct AgentState {
   std::unique_ptr<node::ReconnectBackoff> reconnect;
   std::mt19937_64 rng{std::random_device{}()};
   NodeServices services;
-  std::unordered_map<std::string, ChainEntry> chains;  // by pod UID
-  // By pod UID: the newest status and the events the coordinator has not received yet.
-  std::unordered_map<std::string, pb::PodStatusReport> reports;
+  std::unordered_map<std::string, ChainEntry> chains;   // by pod UID
+  std::unordered_map<std::string, HeldReport> reports;  // by pod UID
+  // Names the event streams of this process apart from those of an earlier one with the
+  // same data, whose numbers the coordinator may still hold.
+  const std::string incarnation = RandomHex(rng, 16);
+  uint64_t streams = 0;  // event streams started: one per pod chain that reported
   std::unordered_map<std::string, std::deque<std::chrono::steady_clock::time_point>> restarts;
   std::map<std::string, int64_t> restart_counts;  // by kind, for `chaos list`
   static inline const char* name = "node-agent";
@@ -267,16 +302,21 @@ void OnSync(AgentActor* self, const pb::NodeSync& sync) {
     if (listed.count(uid) == 0) gone.push_back(uid);
   }
   for (const auto& uid : gone) StopChain(self, uid);
-  size_t resent = 0;
-  for (auto& [uid, report] : st.reports) {
-    self->send(st.coordinator, status_atom::value, report);
-    report.clear_new_events();
+  // Whatever the coordinator lacks: each status, and the events after the last it holds.
+  size_t resent = 0, events_resent = 0;
+  for (const auto& pod : sync.pods()) {
+    auto held = st.reports.find(pod.metadata().uid());
+    if (held == st.reports.end()) continue;
+    const uint64_t from = pod.events_source() == held->second.source ? pod.events_seq() + 1 : 0;
+    pb::PodStatusReport report = held->second.From(from);
+    events_resent += report.new_events_size();
+    self->send(st.coordinator, status_atom::value, std::move(report));
     ++resent;
   }
   spdlog::info(
       "node={} registered with the coordinator: {} pods, {} removed while away, {} "
-      "statuses sent",
-      st.context->name, sync.pods_size(), gone.size(), resent);
+      "statuses and {} events sent",
+      st.context->name, sync.pods_size(), gone.size(), resent, events_resent);
 }
 
 void Register(AgentActor* self, caf::actor coordinator) {
@@ -339,7 +379,8 @@ void OnAssign(AgentActor* self, const pb::Pod& pod) {
   st.chains[uid] = ChainEntry{SpawnChain(self, pod), pod};
 }
 
-// Keeps the newest status; sends it now when registered, else on the next registration.
+// Keeps the newest status and numbers the new events; sends both now when registered. What
+// a dying connection swallows is sent again at the next registration (OnSync).
 void OnStatusReport(AgentActor* self, pb::PodStatusReport& report) {
   auto& st = self->state;
   auto chain = st.chains.find(report.uid());
@@ -347,16 +388,17 @@ void OnStatusReport(AgentActor* self, pb::PodStatusReport& report) {
   chain->second.status = report.status();
   UpdateWaitingGauge(st);
   auto& held = st.reports[report.uid()];
-  auto events = std::move(*held.mutable_new_events());
-  for (auto& event : *report.mutable_new_events()) *events.Add() = std::move(event);
-  if (events.size() > kMaxHeldEvents) events.DeleteSubrange(0, events.size() - kMaxHeldEvents);
-  held = std::move(report);
-  *held.mutable_new_events() = std::move(events);
+  if (held.source.empty()) held.source = st.incarnation + "-" + std::to_string(++st.streams);
+  const uint64_t first_new = held.last_seq + 1;
+  for (auto& event : *report.mutable_new_events()) {
+    held.events.push_back(std::move(event));
+    ++held.last_seq;
+  }
+  while (held.events.size() > kMaxHeldEvents) held.events.pop_front();
+  report.clear_new_events();
+  held.latest = std::move(report);
   if (!st.registered) return;
-  // Known shortcoming: a report sent in the moments before a lost connection is noticed is
-  // lost; its status is sent again at the next registration, its events are not.
-  self->send(st.coordinator, status_atom::value, held);
-  held.clear_new_events();
+  self->send(st.coordinator, status_atom::value, held.From(first_new));
 }
 
 void OnDown(AgentActor* self, const caf::down_msg& down) {

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -294,6 +295,58 @@ TEST_F(SurvivalTest, CoordinatorKilledNodesServeOnAndReconcile) {
       Apply("after.yaml", PodManifest("after", registry().host() + "/pf/sidecar:1.0", "node-1")));
   ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 3); }, &pods)) << Failure(pods);
   EXPECT_GT(CheckBlobs("node-2"), 0);
+}
+
+// Events a node sent while the coordinator was frozen sat in a socket buffer that died with
+// the coordinator: the node believed them delivered. They must arrive all the same, once: at
+// registration the coordinator says which of the pod's events it holds, and the node sends
+// the rest.
+TEST_F(SurvivalTest, EventsSentToACoordinatorThatThenDiedAreSentAgain) {
+  ASSERT_NO_FATAL_FAILURE(StartSlowRelay(8 << 20));  // the 40 MiB image takes about 5 s
+  // The node must not notice the freeze on its own: then it would hold the events back.
+  ASSERT_NO_FATAL_FAILURE(
+      StartCluster(1, kNodeConfig, {"--heartbeat-ms", "500", "--connection-timeout-ms", "60000"}));
+  ASSERT_NO_FATAL_FAILURE(
+      Apply("slow.yaml", PodManifest("slow", relay_->host() + "/pf/big:1.0", "node-1")));
+  ASSERT_TRUE(WaitUntil([&] { return relay_->bytes_relayed() > (1u << 20); }, kLongWait))
+      << cluster_->LogTails();
+  ASSERT_TRUE(cluster_->Signal("coordinator", SIGSTOP).ok());
+
+  const std::string node_log = cluster_->LogFile("node-1");
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const std::string text = ReadAll(node_log);
+        return text.find("pf/big:1.0 registry=") != std::string::npos &&
+               text.find(" pulled in ") != std::string::npos;
+      },
+      kLongWait))
+      << cluster_->LogTails();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the report is on its way
+  ASSERT_TRUE(cluster_->Signal("coordinator", SIGKILL).ok());
+  ASSERT_TRUE(cluster_->Launch("coordinator").ok());
+  ASSERT_TRUE(WaitNodeState("node-1", "Ready")) << cluster_->LogTails();
+
+  json pods;
+  ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 1); }, &pods)) << Failure(pods);
+  std::map<std::string, int64_t> counts;  // by reason, for the pod
+  CommandResult events;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        events = cluster_->Client("get events -o json");
+        json list = json::parse(events.output, nullptr, false);
+        if (events.exit_code != 0 || !list.is_object()) return false;
+        counts.clear();
+        for (const auto& event : list.value("items", json::array())) {
+          if (event.value("/involvedObject/name"_json_pointer, std::string()) != "slow") continue;
+          counts[event.value("reason", "")] += event.value("count", int64_t{1});
+        }
+        return counts["Pulled"] > 0;
+      },
+      std::chrono::seconds(20)))
+      << "the Pulled event sent to the frozen coordinator never arrived: "
+      << events.output.substr(0, 3000) << cluster_->LogTails();
+  EXPECT_EQ(counts["Pulling"], 1) << events.output.substr(0, 3000);  // sent again, kept once
+  EXPECT_EQ(counts["Pulled"], 1) << events.output.substr(0, 3000);
 }
 
 // A frozen node is noticed by heartbeats; pods deleted and created for it meanwhile are
