@@ -13,6 +13,7 @@
 
 #include "actors/cluster/admission.h"
 #include "actors/cluster/controllers.h"
+#include "actors/cluster/pod_events.h"
 #include "actors/common/pod_metrics.h"
 #include "actors/common/protocol.h"
 #include "caf/all.hpp"
@@ -23,7 +24,6 @@ namespace {
 constexpr uint32_t kPodRecordVersion = 1;
 constexpr uint32_t kWorkloadRecordVersion = 1;
 // Events kept per pod, oldest dropped first.
-constexpr int kMaxEventsPerPod = 100;
 
 // Sent by the coordinator to itself: write the pods changed since the last write.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
@@ -535,38 +535,6 @@ pb::ApplyResponse Apply(CoordinatorActor* self, pb::ApplyRequest& request) {
 }
 
 // ---- status reports ----------------------------------------------------------------------------
-
-// Merges the events of `report` that `pod` does not hold yet: a node sends again, after it
-// registers, the events after the last one the pod holds from the same stream, and some of
-// those may have arrived before the connection died.
-void MergeEvents(pb::Pod& pod, const pb::PodStatusReport& report) {
-  int skip = 0;
-  if (!report.events_source().empty() && report.events_source() == pod.events_source() &&
-      pod.events_seq() >= report.first_event_seq()) {
-    skip = static_cast<int>(std::min<uint64_t>(pod.events_seq() - report.first_event_seq() + 1,
-                                               report.new_events_size()));
-  }
-  if (!report.events_source().empty() && report.new_events_size() > skip) {
-    pod.set_events_source(report.events_source());
-    pod.set_events_seq(report.first_event_seq() + report.new_events_size() - 1);
-  }
-  for (int i = skip; i < report.new_events_size(); ++i) {
-    const pb::Event& event = report.new_events(i);
-    bool merged = false;
-    for (auto& old : *pod.mutable_events()) {
-      if (old.type() == event.type() && old.reason() == event.reason() &&
-          old.message() == event.message() && old.source() == event.source()) {
-        old.set_count(old.count() + event.count());
-        old.set_last_unix_ms(event.last_unix_ms());
-        merged = true;
-        break;
-      }
-    }
-    if (!merged) *pod.add_events() = event;
-  }
-  const int excess = pod.events_size() - kMaxEventsPerPod;
-  if (excess > 0) pod.mutable_events()->DeleteSubrange(0, excess);
-}
 
 // The cluster totals (pods by ImagesReady, pods by waiting reason), at most once a second:
 // status reports arrive several times a second per pulling pod, and a scrape interval is
