@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -328,16 +329,20 @@ Status LocalIngest::Commit() {
     Close();
     return IoError("fsync", partial_, err);
   }
+  // Renamed while the file is still open and so locked: a writer in another process that
+  // waits for the lock finds the name gone when it gets it, not a complete file to resume.
+  const bool renamed = ::rename(partial_.c_str(), final_.c_str()) == 0;
+  const int err = errno;
   Close();
-  if (::rename(partial_.c_str(), final_.c_str()) != 0) return IoError("rename", partial_, errno);
+  if (!renamed) return IoError("rename", partial_, err);
   finished_ = true;
   return Status::Ok();
 }
 
 void LocalIngest::Discard() {
   if (fd_ >= 0) {
+    ::unlink(partial_.c_str());  // before the lock goes, as in Commit
     Close();
-    ::unlink(partial_.c_str());
   }
   finished_ = true;
   buffered_ = 0;
@@ -427,6 +432,31 @@ Status LocalStore::WriteBlob(std::string_view digest, std::string_view data) {
   return st;
 }
 
+// Opens the partial file of a blob and locks it. Threads of one process are kept apart by
+// the store's own set of active digests; the lock keeps another process apart (an `image
+// pull` into the store of a running node), which would otherwise truncate and write the same
+// file at other offsets. Waits while that process holds it; returns -1 when the file it
+// waited on was renamed into blobs/ or deleted meanwhile, so the caller looks again.
+Result<int> OpenLockedPartial(const fs::path& partial) {
+  int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("open", partial, errno);
+  int locked;
+  while ((locked = ::flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+  }
+  if (locked != 0) {
+    const int err = errno;
+    ::close(fd);
+    return IoError("lock", partial, err);
+  }
+  struct stat held {
+  }, named{};
+  const bool same = ::fstat(fd, &held) == 0 && ::stat(partial.c_str(), &named) == 0 &&
+                    held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+  if (same) return fd;
+  ::close(fd);
+  return -1;
+}
+
 Result<std::unique_ptr<Ingest>> LocalStore::BeginIngest(std::string_view digest,
                                                         int64_t expected_size) {
   if (!IsValidDigest(digest)) return InvalidDigest(digest);
@@ -443,11 +473,18 @@ Result<std::unique_ptr<Ingest>> LocalStore::BeginIngest(std::string_view digest,
     return std::unique_ptr<Ingest>(
         new LocalIngest(*this, key, expected_size, -1, partial, final_path));
   }
-  int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    int err = errno;
-    ReleaseDigest(key);
-    return IoError("open", partial, err);
+  int fd = -1;
+  while (fd < 0) {
+    if (Has(digest)) {  // committed by the writer this one waited for
+      return std::unique_ptr<Ingest>(
+          new LocalIngest(*this, key, expected_size, -1, partial, final_path));
+    }
+    auto locked = OpenLockedPartial(partial);
+    if (!locked.ok()) {
+      ReleaseDigest(key);
+      return locked.error();
+    }
+    fd = *locked;
   }
   auto ingest = std::make_unique<LocalIngest>(*this, key, expected_size, fd, partial, final_path);
   if (Status st = ingest->Resume(); !st.ok()) return st.error();

@@ -8,10 +8,10 @@
 // (re-hashing the prefix) by the next writer of that digest.
 //
 // Thread-safe: one store is shared by every transfer of a node. At most one Ingest per
-// digest exists at a time; a second BeginIngest for the same digest waits for the first
-// to finish. Known shortcoming: that wait is within one process only; two processes sharing
-// one root could interleave writes into one partial file (the commit's digest check would
-// catch it, at the cost of a re-download). An flock on the partial file would fix it.
+// digest exists at a time, across processes too (an `image pull` into a running node's
+// store): a second BeginIngest for the same digest waits for the first to finish, in one
+// process on the store's own set of active digests, across processes on an flock of the
+// partial file, which its writer holds until the blob is renamed into blobs/ or deleted.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 #include "store/content_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -241,6 +242,47 @@ TEST(ContentStore, ConcurrentBeginIngestWaitsForFirst) {
   t.join();
   EXPECT_TRUE(second_started.load());
   EXPECT_TRUE(second_present);
+}
+
+// Another process writing the same blob into the same store (an `image pull` into a running
+// node's store) is waited for, and its committed blob taken as present; before, the second
+// writer resumed the first one's partial file while the first still wrote it.
+TEST(ContentStore, BeginIngestWaitsForAWriterInAnotherProcess) {
+  TempDir dir;
+  const std::string data = RandomBytes(200'000, 7);
+  const std::string digest = Sha256Digest(data);
+  int half_written[2];
+  ASSERT_EQ(::pipe(half_written), 0);
+  const pid_t writer = ::fork();
+  ASSERT_GE(writer, 0);
+  if (writer == 0) {  // the other process: half, a pause, the rest, commit
+    ::close(half_written[0]);
+    auto store = ContentStore::Open(dir.path());
+    if (!store.ok()) ::_exit(10);
+    auto ingest = (*store)->BeginIngest(digest, static_cast<int64_t>(data.size()));
+    if (!ingest.ok() || !(*ingest)->Append(data.data(), data.size() / 2).ok()) ::_exit(11);
+    if (::write(half_written[1], "h", 1) != 1) ::_exit(12);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const size_t rest = data.size() - data.size() / 2;
+    if (!(*ingest)->Append(data.data() + data.size() / 2, rest).ok()) ::_exit(13);
+    ::_exit((*ingest)->Commit().ok() ? 0 : 14);
+  }
+  ::close(half_written[1]);
+  char byte = 0;
+  ASSERT_EQ(::read(half_written[0], &byte, 1), 1);
+  ::close(half_written[0]);
+
+  auto store = std::move(ContentStore::Open(dir.path()).value());
+  auto ingest = store->BeginIngest(digest, static_cast<int64_t>(data.size()));
+  int status = 0;
+  ASSERT_EQ(::waitpid(writer, &status, 0), writer);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "writer status " << status;
+  ASSERT_TRUE(ingest.ok()) << ingest.error().message();
+  EXPECT_TRUE((*ingest)->already_present())
+      << "began at offset " << (*ingest)->offset() << " while the other process still wrote";
+  EXPECT_TRUE((*ingest)->Commit().ok());
+  EXPECT_EQ(FileContent(store->BlobPath(digest)), data);
+  EXPECT_TRUE(fs::is_empty(dir.path() / "ingest"));
 }
 
 TEST(ContentStore, RejectsInvalidDigestsBeforeTouchingPaths) {
