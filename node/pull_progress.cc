@@ -5,7 +5,8 @@ namespace pullfleet::node {
 PullTracker::PullTracker(Clock::time_point started) : last_change_(started) {}
 
 void PullTracker::Update(const pull::Progress& progress, Clock::time_point now) {
-  if (progress.bytes_done != last_.bytes_done || progress.layers_done != last_.layers_done) {
+  if (progress.bytes_done != last_.bytes_done || progress.layers_done != last_.layers_done ||
+      progress.bytes_waited_on != last_.bytes_waited_on) {
     last_change_ = now;
   }
   last_ = progress;

@@ -29,7 +29,8 @@ class PullTracker {
   void Update(const pull::Progress& progress, Clock::time_point now);
   // The figures at `now` (the rate decays to 0 when no byte moved within the window).
   metrics::PullProgress Snapshot(Clock::time_point now);
-  // True when no byte moved for `timeout` up to `now`.
+  // True when no byte moved for `timeout` up to `now`, neither of this transfer nor of
+  // another writer it waits for.
   bool Stalled(Clock::time_point now, std::chrono::milliseconds timeout) const;
 
  private:

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,16 @@ class ProgressReporter {
     progress_.bytes_done += n;
     MaybeReport(false);
   }
+  // Another writer of a blob this pull waits for has `bytes` of it so far.
+  void OtherWriter(const std::string& digest, int64_t bytes) {
+    if (!callback_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    int64_t& seen = others_[digest];
+    if (bytes <= seen) return;
+    progress_.bytes_waited_on += bytes - seen;
+    seen = bytes;
+    MaybeReport(false);
+  }
   void LayerDone() {
     if (!callback_) return;
     std::lock_guard<std::mutex> lock(mu_);
@@ -67,6 +78,7 @@ class ProgressReporter {
   const std::function<void(const Progress&)>& callback_;
   std::mutex mu_;
   Progress progress_;
+  std::map<std::string, int64_t> others_;  // by digest: the other writer's bytes last seen
   Clock::time_point last_{};
 };
 
@@ -260,7 +272,14 @@ Status PullRun::FetchOne(registry::Client& client, const store::Descriptor& blob
   const std::string& repo = options_.reference.path;
   Status last;
   for (int attempt = 0; attempt < kBlobAttempts; ++attempt) {
-    auto ingest = store_.BeginIngest(blob.digest, blob.size);
+    store::IngestWait wait;
+    wait.stop = [this] {
+      return abort_ || (options_.cancel && options_.cancel->load());
+    };
+    wait.on_wait = [&](int64_t other_bytes) {
+      progress.OtherWriter(blob.digest, other_bytes);
+    };
+    auto ingest = store_.BeginIngest(blob.digest, blob.size, wait);
     if (!ingest.ok()) return ingest.error();
     if ((*ingest)->already_present()) {
       ++blobs_raced_;

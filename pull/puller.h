@@ -12,8 +12,7 @@
 // fsyncs and renames each verified blob while the transfers go on. Measured on 2 cores, two
 // to four transfers at a time are about equally fast; more only help with slow links.
 //
-// Known shortcomings: a pull waiting for another pull's ingest of the same blob does not see
-// its cancel flag until that ingest ends. Images whose manifests are Docker schema 2 types are
+// Known shortcoming: images whose manifests are Docker schema 2 types are
 // stored and tagged as they are (no conversion), and skopeo's oci: transport skips index.json
 // entries of Docker media types, so only OCI-typed images can be inspected with skopeo.
 #pragma once
@@ -43,6 +42,9 @@ struct Progress {
   int64_t bytes_total = 0;
   int layers_done = 0;
   int layers_total = 0;
+  // Bytes other writers (another pull of the same blob, in this process or another) wrote
+  // while this pull waited for them: a waiting pull moves no byte of its own, yet is alive.
+  int64_t bytes_waited_on = 0;
 };
 
 struct PullOptions {

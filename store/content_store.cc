@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace pullfleet::store {
 namespace {
@@ -179,8 +181,8 @@ class LocalStore : public ContentStore {
   Result<int64_t> BlobSize(std::string_view digest) const override;
   Result<std::string> ReadBlob(std::string_view digest) const override;
   Status WriteBlob(std::string_view digest, std::string_view data) override;
-  Result<std::unique_ptr<Ingest>> BeginIngest(std::string_view digest,
-                                              int64_t expected_size) override;
+  Result<std::unique_ptr<Ingest>> BeginIngest(std::string_view digest, int64_t expected_size,
+                                              const IngestWait& wait) override;
   Status Tag(std::string_view ref_name, const Descriptor& manifest) override;
   Result<std::vector<std::pair<std::string, Descriptor>>> ListTags() const override;
   std::vector<std::string> ListBlobs() const override;
@@ -421,7 +423,7 @@ Status LocalStore::WriteBlob(std::string_view digest, std::string_view data) {
   // second attempt starts from nothing.
   Status st;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto ingest = BeginIngest(digest, static_cast<int64_t>(data.size()));
+    auto ingest = BeginIngest(digest, static_cast<int64_t>(data.size()), {});
     if (!ingest.ok()) return ingest.error();
     if ((*ingest)->already_present()) return Status::Ok();
     std::string_view rest = data.substr(static_cast<size_t>((*ingest)->offset()));
@@ -432,21 +434,47 @@ Status LocalStore::WriteBlob(std::string_view digest, std::string_view data) {
   return st;
 }
 
+constexpr auto kWaitPoll = std::chrono::milliseconds(100);
+
+// Bytes in the partial file at `partial` (0 when there is none yet).
+int64_t PartialSize(const fs::path& partial) {
+  struct stat st {};
+  return ::stat(partial.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+}
+
+// One round of waiting for another writer: true when the caller gives up.
+bool WaitRound(const IngestWait& wait, const fs::path& partial) {
+  if (wait.stop && wait.stop()) return true;
+  if (wait.on_wait) wait.on_wait(PartialSize(partial));
+  return false;
+}
+
+Error WaitCancelled(std::string_view digest) {
+  return Error(ErrorCode::kCancelled,
+               "cancelled while waiting for another writer of blob " + std::string(digest));
+}
+
 // Opens the partial file of a blob and locks it. Threads of one process are kept apart by
 // the store's own set of active digests; the lock keeps another process apart (an `image
 // pull` into the store of a running node), which would otherwise truncate and write the same
 // file at other offsets. Waits while that process holds it; returns -1 when the file it
 // waited on was renamed into blobs/ or deleted meanwhile, so the caller looks again.
-Result<int> OpenLockedPartial(const fs::path& partial) {
+Result<int> OpenLockedPartial(std::string_view digest, const fs::path& partial,
+                              const IngestWait& wait) {
   int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("open", partial, errno);
-  int locked;
-  while ((locked = ::flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
-  }
-  if (locked != 0) {
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
-    ::close(fd);
-    return IoError("lock", partial, err);
+    if (err == EINTR) continue;
+    if (err != EWOULDBLOCK) {
+      ::close(fd);
+      return IoError("lock", partial, err);
+    }
+    if (WaitRound(wait, partial)) {
+      ::close(fd);
+      return WaitCancelled(digest);
+    }
+    std::this_thread::sleep_for(kWaitPoll);
   }
   struct stat held {
   }, named{};
@@ -458,17 +486,23 @@ Result<int> OpenLockedPartial(const fs::path& partial) {
 }
 
 Result<std::unique_ptr<Ingest>> LocalStore::BeginIngest(std::string_view digest,
-                                                        int64_t expected_size) {
+                                                        int64_t expected_size,
+                                                        const IngestWait& wait) {
   if (!IsValidDigest(digest)) return InvalidDigest(digest);
   std::string key(digest);
+  fs::path partial = ingest_ / (std::string(HexOf(digest)) + ".partial");
+  fs::path final_path = BlobPath(digest);
   {
     std::unique_lock<std::mutex> lock(ingest_mu_);
-    ingest_cv_.wait(lock, [&] { return active_.count(key) == 0; });
+    while (!ingest_cv_.wait_for(lock, kWaitPoll, [&] { return active_.count(key) == 0; })) {
+      lock.unlock();  // the callbacks may take their time
+      const bool stop = WaitRound(wait, partial);
+      lock.lock();
+      if (stop) return WaitCancelled(digest);
+    }
     active_.insert(key);
   }
   // From here on this thread owns the digest; the Ingest releases it when it ends.
-  fs::path partial = ingest_ / (std::string(HexOf(digest)) + ".partial");
-  fs::path final_path = BlobPath(digest);
   if (Has(digest)) {
     return std::unique_ptr<Ingest>(
         new LocalIngest(*this, key, expected_size, -1, partial, final_path));
@@ -479,7 +513,7 @@ Result<std::unique_ptr<Ingest>> LocalStore::BeginIngest(std::string_view digest,
       return std::unique_ptr<Ingest>(
           new LocalIngest(*this, key, expected_size, -1, partial, final_path));
     }
-    auto locked = OpenLockedPartial(partial);
+    auto locked = OpenLockedPartial(digest, partial, wait);
     if (!locked.ok()) {
       ReleaseDigest(key);
       return locked.error();

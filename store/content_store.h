@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +39,16 @@ struct Descriptor {
 bool IsValidDigest(std::string_view digest);
 
 class ContentStore;
+
+// How a BeginIngest that waits for another writer of the same digest behaves. Without one,
+// it waits for as long as the other writer takes.
+struct IngestWait {
+  // Polled while waiting; when it returns true, BeginIngest gives up with kCancelled.
+  std::function<bool()> stop;
+  // Called a few times a second while waiting, with the bytes the other writer has in its
+  // partial file so far: a caller that watches for stalls can tell waiting from hanging.
+  std::function<void(int64_t other_bytes)> on_wait;
+};
 
 // A blob being written. Create with ContentStore::BeginIngest. Destroying an uncommitted
 // Ingest keeps the partial file for a later resume.
@@ -80,9 +91,11 @@ class ContentStore {
   // Writes a small blob held in memory after checking that it hashes to `digest`.
   virtual Status WriteBlob(std::string_view digest, std::string_view data) = 0;
 
-  // Starts or resumes writing the blob `digest` of `expected_size` bytes (-1: unknown).
+  // Starts or resumes writing the blob `digest` of `expected_size` bytes (-1: unknown),
+  // after any other writer of it (see IngestWait) is done.
   virtual Result<std::unique_ptr<Ingest>> BeginIngest(std::string_view digest,
-                                                      int64_t expected_size) = 0;
+                                                      int64_t expected_size,
+                                                      const IngestWait& wait = {}) = 0;
 
   // Adds or replaces the index.json entry named `ref_name`
   // (annotation org.opencontainers.image.ref.name), written atomically.

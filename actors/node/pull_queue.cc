@@ -13,9 +13,10 @@
 // byte count has not moved for that long is cancelled and ends with ErrorCode::kStalled, so
 // the pod chains record it with its own reason and back off as after any failed pull.
 //
-// Known shortcoming: a download waiting for another download's ingest of a shared blob (two
-// keys for one image: other credentials or runtime handler) moves no byte while it waits and
-// may be cancelled as stalled though the other one progresses.
+// A download that waits for another one's ingest of a shared blob (two keys for one image:
+// other credentials or runtime handler; or an `image pull` into this store) moves no byte of
+// its own; the other writer's bytes count as its movement, so it is cancelled as stalled only
+// when that one stalls too.
 //
 // Known shortcoming: the per-image progress series are keyed by node and image only, so two
 // downloads of one image under different keys at once (other credentials or runtime handler)
@@ -65,8 +66,8 @@ struct Download {
   bool running = false;
   std::optional<node::PullTracker> tracker;  // set once running
   bool stalled = false;                      // cancelled by the watchdog
-  uint64_t generation = 0;  // bumped when the transfer is replaced
-  uint64_t intent = 0;      // sequence of its pull intent record
+  uint64_t generation = 0;                   // bumped when the transfer is replaced
+  uint64_t intent = 0;                       // sequence of its pull intent record
 };
 
 using Clock = std::chrono::steady_clock;

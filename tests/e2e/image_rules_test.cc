@@ -535,6 +535,29 @@ TEST_F(ImageRulesTest, RuntimeClassHandlersIdentifyImagesSeparatelyWithTheFeatur
   EXPECT_EQ(handlers, (std::set<std::string>{"", "kata"})) << images.output;
 }
 
+// Beyond the kubelet: with the gate, two handlers pull one image as two downloads, and the
+// second waits in the store for the first one's blobs instead of fetching them again. Its
+// wait moves no byte of its own; it must not be cancelled as stalled while the first moves.
+TEST_F(ImageRulesTest, ADownloadWaitingForAnotherOnesBlobsIsNotTakenForStalled) {
+  ASSERT_NO_FATAL_FAILURE(StartProxy());
+  ASSERT_NO_FATAL_FAILURE(StartCluster(std::string(kFastRetries) + "stallTimeoutSeconds: 1\n" +
+                                       KubeletConfig(false, 0) +
+                                       "featureGates:\n  RuntimeClassInImageCriApi: true\n"));
+  const int blobs = BlobsOf("pf/big:1.0");
+  const int gets_before = BlobGets("pf/big");
+  const std::string big = SlowImage("pf/big:1.0");  // several seconds through the relay
+  ApplyOk("rc.yaml", kRuntimeClass);
+  ApplyOk("pair.yaml", PodYaml("plain", big) + "---\n" +
+                           PodYaml("kata", big, "", "  runtimeClassName: sandboxed\n"));
+  ASSERT_NO_FATAL_FAILURE(WaitReady("plain"));
+  ASSERT_NO_FATAL_FAILURE(WaitReady("kata"));
+  for (const char* pod : {"plain", "kata"}) {
+    EXPECT_FALSE(HasEvent(pod, "Failed", "stalled")) << pod << "\n" << cluster_->LogTails();
+    EXPECT_TRUE(HasEvent(pod, "Pulled", "Successfully pulled image")) << pod;
+  }
+  EXPECT_EQ(BlobGets("pf/big") - gets_before, blobs) << "the waiting download fetched blobs too";
+}
+
 // Without the gate, the handler does not matter: the second pod finds the image present.
 TEST_F(ImageRulesTest, RuntimeClassHandlersShareImagesWithoutTheFeatureGate) {
   ASSERT_NO_FATAL_FAILURE(StartCluster(kFastRetries));

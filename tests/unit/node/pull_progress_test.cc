@@ -55,5 +55,19 @@ TEST(PullTracker, StallsWhenNoByteMovesForTheTimeoutCountedFromTheStart) {
   EXPECT_TRUE(tracker.Stalled(t0 + seconds(5), seconds(2)));
 }
 
+TEST(PullTracker, AnotherWritersBytesKeepAWaitingDownloadAlive) {
+  const auto t0 = PullTracker::Clock::time_point{} + seconds(100);
+  PullTracker tracker(t0);
+  pull::Progress waiting = At(0);
+  for (int second = 1; second <= 5; ++second) {
+    waiting.bytes_waited_on = second * 100;  // the other writer moves, this one does not
+    tracker.Update(waiting, t0 + seconds(second));
+    EXPECT_FALSE(tracker.Stalled(t0 + seconds(second) + milliseconds(1500), seconds(2)));
+  }
+  EXPECT_EQ(tracker.Snapshot(t0 + seconds(5)).bytes_done, 0) << "its own figures do not grow";
+  tracker.Update(waiting, t0 + seconds(6));  // the other writer stalled too
+  EXPECT_TRUE(tracker.Stalled(t0 + seconds(7), seconds(2)));
+}
+
 }  // namespace
 }  // namespace pullfleet::node

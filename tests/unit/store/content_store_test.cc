@@ -4,8 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -37,6 +40,15 @@ std::string RandomBytes(size_t n, unsigned seed) {
   std::string out(n, '\0');
   for (auto& c : out) c = static_cast<char>(rng());
   return out;
+}
+
+// Polls `done` every 10 ms for up to 10 s.
+bool WaitFor(const std::function<bool()>& done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
 }
 
 std::string FileContent(const fs::path& p) {
@@ -244,6 +256,44 @@ TEST(ContentStore, ConcurrentBeginIngestWaitsForFirst) {
   EXPECT_TRUE(second_present);
 }
 
+// A writer that waits for another one of the same digest sees its bytes grow, and stops
+// waiting when asked to.
+TEST(ContentStore, WaitingForAnotherWriterReportsItsBytesAndCanBeCancelled) {
+  TempDir dir;
+  auto store = std::move(ContentStore::Open(dir.path()).value());
+  const std::string data = RandomBytes(100'000, 3);
+  const std::string digest = Sha256Digest(data);
+  auto first = std::move(store->BeginIngest(digest, static_cast<int64_t>(data.size())).value());
+  ASSERT_TRUE(first->Append(data.data(), 70'000).ok());
+
+  std::atomic<int64_t> seen{-1};
+  std::atomic<bool> stop{false};
+  IngestWait wait;
+  wait.stop = [&] {
+    return stop.load();
+  };
+  wait.on_wait = [&](int64_t other_bytes) {
+    seen = other_bytes;
+  };
+  Result<std::unique_ptr<Ingest>> second = Error(ErrorCode::kInternal, "not run");
+  std::thread waiter([&] { second = store->BeginIngest(digest, 100'000, wait); });
+  // Appends are buffered: the waiter sees what reached the file, the first 64 KiB.
+  const bool saw_bytes = WaitFor([&] { return seen.load() >= 65'536; });
+  stop = true;
+  waiter.join();
+  EXPECT_TRUE(saw_bytes) << "the waiter saw " << seen.load() << " bytes of the first writer";
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code(), ErrorCode::kCancelled) << second.error().message();
+
+  // The first writer is untouched and the digest free again afterwards.
+  ASSERT_TRUE(first->Append(data.data() + 70'000, data.size() - 70'000).ok());
+  ASSERT_TRUE(first->Commit().ok());
+  first.reset();
+  auto third = store->BeginIngest(digest, 100'000, wait);
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE((*third)->already_present());
+}
+
 // Another process writing the same blob into the same store (an `image pull` into a running
 // node's store) is waited for, and its committed blob taken as present; before, the second
 // writer resumed the first one's partial file while the first still wrote it.
@@ -273,7 +323,13 @@ TEST(ContentStore, BeginIngestWaitsForAWriterInAnotherProcess) {
   ::close(half_written[0]);
 
   auto store = std::move(ContentStore::Open(dir.path()).value());
-  auto ingest = store->BeginIngest(digest, static_cast<int64_t>(data.size()));
+  int64_t seen = 0;
+  IngestWait wait;
+  wait.on_wait = [&](int64_t other_bytes) {
+    seen = std::max(seen, other_bytes);
+  };
+  auto ingest = store->BeginIngest(digest, static_cast<int64_t>(data.size()), wait);
+  EXPECT_GE(seen, static_cast<int64_t>(data.size() / 2)) << "the wait saw no byte of the writer";
   int status = 0;
   ASSERT_EQ(::waitpid(writer, &status, 0), writer);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "writer status " << status;
