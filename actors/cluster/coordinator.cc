@@ -807,7 +807,12 @@ caf::behavior Coordinator(CoordinatorActor* self, CoordinatorOptions options,
       },
       [=](nodes_atom) { return ListNodes(self->state); },
       [=](register_atom, const pb::NodeInfo& info) { return OnRegister(self, info); },
-      [=](ping_atom) { return ping_atom::value; },
+      [=](ping_atom) {
+        // The node forgets the events it sent before this ping once it is answered: they must
+        // be stored first.
+        if (self->state.flush_pending) FlushPods(self->state);
+        return ping_atom::value;
+      },
       [=](lost_atom, const std::string& name, uint64_t downs) { OnNodeLost(self, name, downs); },
       [=](chaos_atom, const pb::ChaosRequest& request) {
         auto promise = self->make_response_promise();

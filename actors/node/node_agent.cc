@@ -17,6 +17,7 @@
 #include <random>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 #include "actors/common/pod_metrics.h"
 #include "actors/common/protocol.h"
@@ -60,13 +61,15 @@ std::string RandomHex(std::mt19937_64& rng, size_t length) {
 }
 
 // What the coordinator must eventually hold of one pod: the newest status and the pod's
-// newest events, numbered. Events stay here after they are sent: a connection can die with
-// them unread, and at the next registration the coordinator says which it holds.
+// newest events, numbered. Over a network an event stays here after it is sent until a ping
+// sent after it is answered (the coordinator answers in order and stores what it received
+// before it answers): a connection can die with reports unread, and at the next registration
+// the coordinator says which events it holds.
 struct HeldReport {
-  pb::PodStatusReport latest;  // the newest status; its new_events are empty
-  std::string source;          // this stream of events: node process and chain
-  std::deque<pb::Event> events;
-  uint64_t last_seq = 0;  // the number of events.back(); 0 while there is none
+  pb::PodStatusReport latest;     // the newest status; its new_events are empty
+  std::string source;             // this stream of events: node process and chain
+  std::vector<pb::Event> events;  // not yet known to be stored by the coordinator
+  uint64_t last_seq = 0;          // the number of the newest event; 0 while there is none
 
   uint64_t FirstSeq() const { return last_seq - events.size() + 1; }
 
@@ -81,6 +84,19 @@ struct HeldReport {
     }
     return report;
   }
+
+  // The coordinator holds the events up to number `seq`: they need not be kept.
+  void Confirm(uint64_t seq) {
+    if (seq < FirstSeq()) return;
+    const size_t stored = std::min<uint64_t>(seq - FirstSeq() + 1, events.size());
+    events.erase(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(stored));
+  }
+};
+
+// A report sent over the network whose events are not confirmed yet.
+struct SentReport {
+  std::string uid;
+  uint64_t last_seq;
 };
 
 struct AgentState {
@@ -99,6 +115,10 @@ struct AgentState {
   // same data, whose numbers the coordinator may still hold.
   const std::string incarnation = RandomHex(rng, 16);
   uint64_t streams = 0;  // event streams started: one per pod chain that reported
+  // Reports sent since the last answered ping, oldest first; sent_base numbers the first, so
+  // that a ping can name the reports sent before it.
+  std::deque<SentReport> unconfirmed;
+  uint64_t sent_base = 0;
   std::unordered_map<std::string, std::deque<std::chrono::steady_clock::time_point>> restarts;
   std::map<std::string, int64_t> restart_counts;  // by kind, for `chaos list`
   static inline const char* name = "node-agent";
@@ -260,6 +280,31 @@ void ScheduleReconnect(AgentActor* self, const std::string& why) {
 
 void OnAssign(AgentActor* self, const pb::Pod& pod);
 
+// Sends the newest status of a pod and its events numbered `from` and after. In one process
+// nothing is lost between two actors; over a network the report waits in `unconfirmed`.
+void SendReport(AgentActor* self, const std::string& uid, HeldReport& held, uint64_t from) {
+  auto& st = self->state;
+  self->send(st.coordinator, status_atom::value, held.From(from));
+  if (st.link.host.empty()) {
+    held.Confirm(held.last_seq);
+  } else {
+    st.unconfirmed.push_back(SentReport{uid, held.last_seq});
+  }
+}
+
+// A ping of registration `generation` was answered: the reports sent before it, numbered
+// below `sent_before`, reached the coordinator and are stored.
+void ConfirmSent(AgentState& st, uint64_t generation, uint64_t sent_before) {
+  if (generation != st.link_generation) return;
+  while (!st.unconfirmed.empty() && st.sent_base < sent_before) {
+    const SentReport& sent = st.unconfirmed.front();
+    auto held = st.reports.find(sent.uid);
+    if (held != st.reports.end()) held->second.Confirm(sent.last_seq);
+    st.unconfirmed.pop_front();
+    ++st.sent_base;
+  }
+}
+
 // Pings the coordinator of registration `generation` and schedules the next ping. CAF's own
 // heartbeats are off in node processes: with them, CAF drops any connection whose handshake
 // is still running when its check comes round, which with a few hundred nodes connecting at
@@ -269,8 +314,9 @@ void PingCoordinator(AgentActor* self, uint64_t generation) {
   auto& st = self->state;
   if (generation != st.link_generation || !st.registered || !st.coordinator) return;
   const caf::actor coordinator = st.coordinator;
+  const uint64_t sent_before = st.sent_base + st.unconfirmed.size();
   self->request(coordinator, st.link.answer_timeout, ping_atom::value)
-      .then([](ping_atom) {},
+      .then([=](ping_atom) { ConfirmSent(self->state, generation, sent_before); },
             [=](caf::error& err) {
               auto& state = self->state;
               if (generation != state.link_generation || state.coordinator != coordinator) return;
@@ -303,14 +349,17 @@ void OnSync(AgentActor* self, const pb::NodeSync& sync) {
   }
   for (const auto& uid : gone) StopChain(self, uid);
   // Whatever the coordinator lacks: each status, and the events after the last it holds.
+  // What the previous connection left unconfirmed is covered by this.
+  st.sent_base += st.unconfirmed.size();
+  st.unconfirmed.clear();
   size_t resent = 0, events_resent = 0;
   for (const auto& pod : sync.pods()) {
     auto held = st.reports.find(pod.metadata().uid());
     if (held == st.reports.end()) continue;
     const uint64_t from = pod.events_source() == held->second.source ? pod.events_seq() + 1 : 0;
-    pb::PodStatusReport report = held->second.From(from);
-    events_resent += report.new_events_size();
-    self->send(st.coordinator, status_atom::value, std::move(report));
+    const uint64_t first = std::max(from, held->second.FirstSeq());
+    if (first <= held->second.last_seq) events_resent += held->second.last_seq - first + 1;
+    SendReport(self, held->first, held->second, from);
     ++resent;
   }
   spdlog::info(
@@ -394,11 +443,13 @@ void OnStatusReport(AgentActor* self, pb::PodStatusReport& report) {
     held.events.push_back(std::move(event));
     ++held.last_seq;
   }
-  while (held.events.size() > kMaxHeldEvents) held.events.pop_front();
+  if (held.events.size() > kMaxHeldEvents) {
+    held.events.erase(held.events.begin(), held.events.end() - kMaxHeldEvents);
+  }
   report.clear_new_events();
   held.latest = std::move(report);
   if (!st.registered) return;
-  self->send(st.coordinator, status_atom::value, held.From(first_new));
+  SendReport(self, chain->first, held, first_new);
 }
 
 void OnDown(AgentActor* self, const caf::down_msg& down) {
