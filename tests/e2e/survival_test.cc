@@ -191,6 +191,31 @@ class SurvivalTest : public RegistrySuite<SurvivalTest> {
                      std::chrono::milliseconds(100));
   }
 
+  // Applies pod "slow" of pf/big:1.0 through the relay, pinned to `node`, and returns once
+  // its pull is under way (a MiB through the relay).
+  void StartSlowPull(const std::string& node) {
+    ASSERT_NO_FATAL_FAILURE(
+        Apply("slow.yaml", PodManifest("slow", relay_->host() + "/pf/big:1.0", node)));
+    ASSERT_TRUE(WaitUntil([&] { return relay_->bytes_relayed() > (1u << 20); }, kLongWait))
+        << cluster_->LogTails();
+  }
+
+  // Waits until a line of `process`'s log holds every one of `parts`.
+  bool WaitLogLine(const std::string& process, const std::vector<std::string>& parts) {
+    const std::string log = cluster_->LogFile(process);
+    return WaitUntil(
+        [&] {
+          std::istringstream lines(ReadAll(log));
+          for (std::string line; std::getline(lines, line);) {
+            bool all = true;
+            for (const auto& part : parts) all = all && line.find(part) != std::string::npos;
+            if (all) return true;
+          }
+          return false;
+        },
+        kLongWait);
+  }
+
   // `chaos list|kill ... -o json`, parsed; null when the command failed.
   json Chaos(const std::string& args) {
     CommandResult result = cluster_->Client("chaos " + args + " -o json");
@@ -246,27 +271,11 @@ TEST_F(SurvivalTest, CoordinatorKilledNodesServeOnAndReconcile) {
   ASSERT_TRUE(PollPods([&](const json& p) { return AllReady(p, 1); }, &pods)) << Failure(pods);
 
   // The slow pull starts, then the coordinator dies under it.
-  ASSERT_NO_FATAL_FAILURE(
-      Apply("slow.yaml", PodManifest("slow", relay_->host() + "/pf/big:1.0", "node-2")));
-  ASSERT_TRUE(WaitUntil([&] { return relay_->bytes_relayed() > (1u << 20); }, kLongWait))
-      << cluster_->LogTails();
+  ASSERT_NO_FATAL_FAILURE(StartSlowPull("node-2"));
   ASSERT_TRUE(cluster_->Signal("coordinator", SIGKILL).ok());
 
   // The node finishes the pull on its own.
-  const std::string node_log = cluster_->LogFile("node-2");
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        std::istringstream lines(ReadAll(node_log));
-        for (std::string line; std::getline(lines, line);) {
-          if (line.find("pf/big:1.0 ") != std::string::npos &&
-              line.find(" pulled in ") != std::string::npos) {
-            return true;
-          }
-        }
-        return false;
-      },
-      kLongWait))
-      << cluster_->LogTails();
+  ASSERT_TRUE(WaitLogLine("node-2", {"pf/big:1.0 ", " pulled in "})) << cluster_->LogTails();
 
   const auto restarted = std::chrono::steady_clock::now();
   ASSERT_TRUE(cluster_->Launch("coordinator").ok());
@@ -306,21 +315,10 @@ TEST_F(SurvivalTest, EventsSentToACoordinatorThatThenDiedAreSentAgain) {
   // The node must not notice the freeze on its own: then it would hold the events back.
   ASSERT_NO_FATAL_FAILURE(
       StartCluster(1, kNodeConfig, {"--heartbeat-ms", "500", "--connection-timeout-ms", "60000"}));
-  ASSERT_NO_FATAL_FAILURE(
-      Apply("slow.yaml", PodManifest("slow", relay_->host() + "/pf/big:1.0", "node-1")));
-  ASSERT_TRUE(WaitUntil([&] { return relay_->bytes_relayed() > (1u << 20); }, kLongWait))
-      << cluster_->LogTails();
+  ASSERT_NO_FATAL_FAILURE(StartSlowPull("node-1"));
   ASSERT_TRUE(cluster_->Signal("coordinator", SIGSTOP).ok());
 
-  const std::string node_log = cluster_->LogFile("node-1");
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        const std::string text = ReadAll(node_log);
-        return text.find("pf/big:1.0 registry=") != std::string::npos &&
-               text.find(" pulled in ") != std::string::npos;
-      },
-      kLongWait))
-      << cluster_->LogTails();
+  ASSERT_TRUE(WaitLogLine("node-1", {"pf/big:1.0 ", " pulled in "})) << cluster_->LogTails();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the report is on its way
   ASSERT_TRUE(cluster_->Signal("coordinator", SIGKILL).ok());
   ASSERT_TRUE(cluster_->Launch("coordinator").ok());
