@@ -31,6 +31,14 @@ Result<std::unique_ptr<RecordDb>> RecordDb::Open(const std::string& path) {
   options.keep_log_file_num = 2;
   rocksdb::DB* raw = nullptr;
   auto status = rocksdb::DB::Open(options, path, &raw);
+  if (status.IsIOError() && status.ToString().find("lock file") != std::string::npos) {
+    // RocksDB's own words ("While lock file: ...: Resource temporarily unavailable") do not
+    // say that another process has the database open, which is what it almost always means.
+    return IoError("open database " + path +
+                       ": in use by another process (is a pullfleet node, coordinator or image "
+                       "pull running with this data folder?)",
+                   status);
+  }
   if (!status.ok()) return IoError("open database " + path, status);
   return std::unique_ptr<RecordDb>(new RecordDb(std::unique_ptr<rocksdb::DB>(raw), path));
 }

@@ -1,6 +1,8 @@
 #include "persistence/record_db.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -63,9 +65,10 @@ TEST_F(RecordDbTest, ScanVisitsOnlyThePrefixInOrder) {
   ASSERT_TRUE((*db)->Commit(batch).ok());
 
   std::vector<std::string> keys;
-  ASSERT_TRUE((*db)->Scan("pod/", [&](std::string_view key, std::string_view) {
-                      keys.emplace_back(key);
-                    }).ok());
+  ASSERT_TRUE(
+      (*db)
+          ->Scan("pod/", [&](std::string_view key, std::string_view) { keys.emplace_back(key); })
+          .ok());
   EXPECT_EQ(keys, (std::vector<std::string>{"pod/a/1", "pod/b/2"}));
 }
 
@@ -78,6 +81,35 @@ TEST_F(RecordDbTest, BatchDeleteRemoves) {
   ASSERT_TRUE((*db)->Commit(batch).ok());
   pb::Pod pod;
   EXPECT_EQ((*db)->Get("k", &pod).error().code(), ErrorCode::kNotFound);
+}
+
+// A database another process holds open is named as such, not only with RocksDB's words.
+TEST_F(RecordDbTest, OpenedByAnotherProcessSaysSo) {
+  int opened[2], release[2];
+  ASSERT_EQ(::pipe(opened), 0);
+  ASSERT_EQ(::pipe(release), 0);
+  const pid_t holder = ::fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {  // holds the database until told to let go
+    auto db = RecordDb::Open(dir_.string());
+    char byte = db.ok() ? 'y' : 'n';
+    if (::write(opened[1], &byte, 1) != 1) ::_exit(2);
+    (void)::read(release[0], &byte, 1);
+    ::_exit(0);
+  }
+  char byte = 0;
+  ASSERT_EQ(::read(opened[0], &byte, 1), 1);
+  auto second = RecordDb::Open(dir_.string());
+  ASSERT_EQ(::write(release[1], "x", 1), 1);
+  int status = 0;
+  ::waitpid(holder, &status, 0);
+  ASSERT_EQ(byte, 'y') << "the other process could not open the database";
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message().find("in use by another process"), std::string::npos)
+      << second.error().message();
+  EXPECT_NE(second.error().message().find(dir_.string()), std::string::npos)
+      << second.error().message();
+  EXPECT_TRUE(RecordDb::Open(dir_.string()).ok()) << "free again once the other exited";
 }
 
 }  // namespace
