@@ -14,6 +14,7 @@
 #include "caf/io/all.hpp"
 #include "cmd/actor_system_setup.h"
 #include "cmd/commands.h"
+#include "common/names.h"
 #include "credentials/credential_providers.h"
 #include "credentials/fingerprint.h"
 #include "credentials/provider_config.h"
@@ -234,6 +235,10 @@ int RunCoordinator(const CoordinatorOptions& options) {
 
 int RunNode(const NodeOptions& options) {
   TuneAllocator();
+  // Node names end up in pod names (DaemonSet and CronJob pre-pull pods) and storage keys.
+  if (Status name = CheckObjectName("node name (--name)", options.name); !name.ok()) {
+    return Fail(name.error());
+  }
   auto config = LoadConfigOrDefault(options.config);
   if (!config.ok()) return Fail(config.error());
   auto address = ParseHostPort(options.coordinator);

@@ -17,6 +17,7 @@
 #include "actors/common/pod_metrics.h"
 #include "actors/common/protocol.h"
 #include "caf/all.hpp"
+#include "common/names.h"
 
 namespace pullfleet::actors {
 namespace {
@@ -575,6 +576,11 @@ pb::NodeSync OnRegister(CoordinatorActor* self, const pb::NodeInfo& info) {
   pb::NodeSync sync;
   auto sender = caf::actor_cast<caf::actor>(self->current_sender());
   if (!sender) return sync;  // monitoring an empty handle would crash
+  if (Status name = CheckObjectName("node name", info.name()); !name.ok()) {
+    spdlog::warn("coordinator: refused the registration of a node: {}", name.error().message());
+    sync.set_refused(name.error().message());
+    return sync;
+  }
   auto& entry = st.nodes[info.name()];
   if (entry.up && entry.actor && entry.actor != sender) {
     // Two processes with one name would take each other's pods: the first keeps the name

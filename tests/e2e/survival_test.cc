@@ -691,5 +691,22 @@ TEST_F(SurvivalTest, NetworkCutInANamespaceIsDetectedAndHealed) {
   EXPECT_EQ(live["live"].value("pod-chain", -1), 1) << live.dump();
 }
 
+// Node names become parts of pod names and storage keys: a node refuses to start with one
+// Kubernetes would refuse, and says which rule it breaks.
+TEST(NodeName, InvalidNamesAreRefusedAtStart) {
+  TempDir data("pf-nodename-");
+  for (const std::string& name :
+       {std::string("x/y"), std::string(""), std::string("Bad Name"), std::string(300, 'a')}) {
+    SCOPED_TRACE(name);
+    CommandResult started = testing::RunCommand(
+        "timeout 10 " PULLFLEET_BINARY_DIR "/cmd/pullfleet node --name " +
+        testing::ShellQuote(name) + " --data " + data.path() + " --coordinator 127.0.0.1:9 2>&1");
+    EXPECT_EQ(started.exit_code, 1) << started.output;
+    EXPECT_NE(started.output.find("invalid node name (--name)"), std::string::npos)
+        << started.output;
+    EXPECT_NE(started.output.find("RFC 1123"), std::string::npos) << started.output;
+  }
+}
+
 }  // namespace
 }  // namespace pullfleet::e2e
