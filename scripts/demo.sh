@@ -55,8 +55,11 @@ echo "== starting a coordinator and 3 nodes in one process"
 "$PF" up --nodes 3 --data "$WORK/data" --listen "$SERVER" --metrics "$METRICS" \
   >"$WORK/pullfleet.log" 2>&1 &
 UP_PID=$!
-for _ in $(seq 100); do
-  "$PF" get nodes --server "$SERVER" >/dev/null 2>&1 && break
+# Until all three nodes are Ready: pods applied before a node registered would all go to the
+# nodes that had.
+for _ in $(seq 200); do
+  nodes_ready=$("$PF" get nodes --server "$SERVER" 2>/dev/null | grep -c ' Ready' || true)
+  [ "$nodes_ready" -ge 3 ] && break
   sleep 0.1
 done
 "$PF" get nodes --server "$SERVER"
