@@ -13,6 +13,7 @@
 // ErrImageNeverPull. Every change is reported to the node agent with its new events.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -218,7 +219,9 @@ void OnPullOutcome(ChainActor* self, const image::Reference& ref, node::PullOutc
   auto& st = self->state;
   Step& step = st.steps[st.cursor];
   const std::string& image = step.container.image();
-  const double total = SecondsSince(st.step_started);
+  // From this chain's ask; never less than the transfer itself, which is part of the wait: a
+  // transfer resumed by a restarted queue, or joined by a restarted chain, began earlier.
+  const double total = std::max(SecondsSince(st.step_started), outcome.transfer_seconds);
   RecordPullMetrics(st, outcome, total);
   if (outcome.ok) {
     SetReady(step, ref, outcome.result.resolved_digest);

@@ -492,4 +492,51 @@ std::string WithRegistry(std::string text, const std::string& host) {
   return text;
 }
 
+int64_t ParseGoDuration(const std::string& text) {
+  double total_ms = 0;
+  size_t at = 0;
+  bool any = false;
+  while (at < text.size()) {
+    size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(text.substr(at), &used);
+    } catch (const std::exception&) {
+      return -1;
+    }
+    at += used;
+    if (text.compare(at, 2, "ms") == 0) {
+      total_ms += value, at += 2;
+    } else if (text.compare(at, 1, "h") == 0) {
+      total_ms += value * 3'600'000, at += 1;
+    } else if (text.compare(at, 1, "m") == 0) {
+      total_ms += value * 60'000, at += 1;
+    } else if (text.compare(at, 1, "s") == 0) {
+      total_ms += value * 1000, at += 1;
+    } else {
+      return -1;
+    }
+    any = true;
+  }
+  return any ? static_cast<int64_t>(total_ms) : -1;
+}
+
+int64_t PullMillisOf(const std::string& message) {
+  const std::string marker = "\" in ";
+  const size_t from = message.find(marker);
+  const size_t to = message.find(" (", from == std::string::npos ? 0 : from);
+  if (from == std::string::npos || to == std::string::npos) return -1;
+  return ParseGoDuration(message.substr(from + marker.size(), to - from - marker.size()));
+}
+
+int64_t WaitMillisOf(const std::string& message) {
+  const size_t from = message.find("\" in ");
+  const size_t open = message.find(" (", from == std::string::npos ? 0 : from);
+  const size_t to = message.find(" including waiting)", open == std::string::npos ? 0 : open);
+  if (from == std::string::npos || open == std::string::npos || to == std::string::npos) {
+    return -1;
+  }
+  return ParseGoDuration(message.substr(open + 2, to - open - 2));
+}
+
 }  // namespace pullfleet::e2e

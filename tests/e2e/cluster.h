@@ -166,4 +166,12 @@ std::string Sha256OfFile(const std::filesystem::path& path);
 // Replaces every REGISTRY in a manifest with `host` (test manifests name the registry so).
 std::string WithRegistry(std::string text, const std::string& host);
 
+// Milliseconds of a Go duration as the kubelet prints it ("1m2.5s", "1.234s", "512ms", "0s");
+// -1 when it is not one.
+int64_t ParseGoDuration(const std::string& text);
+// Of a "Successfully pulled image X in D1 (D2 including waiting)..." message: D1, the pull,
+// and D2, the wait from the ask; -1 when the message has none.
+int64_t PullMillisOf(const std::string& message);
+int64_t WaitMillisOf(const std::string& message);
+
 }  // namespace pullfleet::e2e

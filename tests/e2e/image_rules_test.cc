@@ -80,46 +80,6 @@ struct PullSpan {
   bool complete() const { return queued_ms >= 0 && start_ms >= 0 && end_ms >= 0; }
 };
 
-// Milliseconds of a Go duration as the kubelet prints it ("1m2.5s", "1.234s", "512ms", "0s");
-// -1 when it is not one.
-int64_t ParseGoDuration(const std::string& text) {
-  double total_ms = 0;
-  size_t at = 0;
-  bool any = false;
-  while (at < text.size()) {
-    size_t used = 0;
-    double value = 0;
-    try {
-      value = std::stod(text.substr(at), &used);
-    } catch (const std::exception&) {
-      return -1;
-    }
-    at += used;
-    if (text.compare(at, 2, "ms") == 0) {
-      total_ms += value, at += 2;
-    } else if (text.compare(at, 1, "h") == 0) {
-      total_ms += value * 3'600'000, at += 1;
-    } else if (text.compare(at, 1, "m") == 0) {
-      total_ms += value * 60'000, at += 1;
-    } else if (text.compare(at, 1, "s") == 0) {
-      total_ms += value * 1000, at += 1;
-    } else {
-      return -1;
-    }
-    any = true;
-  }
-  return any ? static_cast<int64_t>(total_ms) : -1;
-}
-
-// The transfer time of a "Successfully pulled image" message, -1 if it has none.
-int64_t PullMillisOf(const std::string& message) {
-  const std::string marker = "\" in ";
-  const size_t from = message.find(marker);
-  const size_t to = message.find(" (", from == std::string::npos ? 0 : from);
-  if (from == std::string::npos || to == std::string::npos) return -1;
-  return ParseGoDuration(message.substr(from + marker.size(), to - from - marker.size()));
-}
-
 class ImageRulesTest : public RegistrySuite<ImageRulesTest> {
  protected:
   void TearDown() override {

@@ -572,6 +572,21 @@ TEST_F(SurvivalTest, ChaosKillsEveryKindAndEveryPodStillGetsItsImages) {
   ASSERT_NE(at, std::string::npos) << metrics.output.substr(0, 4000);
   EXPECT_EQ(std::stod(metrics.output.substr(at + series.size())), killed["pull-queue"]);
   EXPECT_GE(CheckBlobs("node-1"), 5);
+
+  // "in X (Y including waiting)": however the pulls were interrupted, Y is never below X.
+  CommandResult events = cluster_->Client("get events -o json");
+  json list = json::parse(events.output, nullptr, false);
+  ASSERT_TRUE(list.is_object()) << events.output;
+  int pulled = 0;
+  for (const auto& event : list.value("items", json::array())) {
+    if (event.value("reason", "") != "Pulled") continue;
+    const std::string message = event.value("message", "");
+    if (message.find("Successfully pulled") == std::string::npos) continue;
+    ++pulled;
+    EXPECT_GE(WaitMillisOf(message), PullMillisOf(message)) << message;
+    EXPECT_GE(PullMillisOf(message), 0) << message;
+  }
+  EXPECT_GE(pulled, 4) << events.output.substr(0, 3000);
 }
 
 TEST_F(SurvivalTest, ChaosIsRefusedUnlessTheNodeAllowsIt) {
