@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/names.h"
@@ -89,7 +90,17 @@ std::vector<std::string> InvalidObjectNames(const pb::ApplyRequest& request) {
   }
   for (const auto& pod : request.pods()) CheckMeta("Pod", pod.metadata(), &errors);
   for (const auto& workload : request.workloads()) {
-    CheckMeta(workload.kind().empty() ? "Workload" : workload.kind(), workload.metadata(), &errors);
+    const std::string kind = workload.kind().empty() ? "Workload" : workload.kind();
+    CheckMeta(kind, workload.metadata(), &errors);
+    // A StatefulSet's pods are NAME-ORDINAL: the last of them must be a valid name too.
+    const std::string last_pod =
+        workload.metadata().name() + "-" + std::to_string(std::max(0, workload.replicas() - 1));
+    if (kind == "StatefulSet" && last_pod.size() > 253) {
+      errors.push_back("The StatefulSet \"" + workload.metadata().name() +
+                       "\" is invalid: metadata.name: its pod " + last_pod.substr(0, 40) +
+                       "... would be " + std::to_string(last_pod.size()) +
+                       " characters long, more than 253");
+    }
   }
   return errors;
 }

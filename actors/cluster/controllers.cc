@@ -31,11 +31,15 @@ std::string HashOf(const pb::Pod& pod) {
   return it == pod.metadata().labels().end() ? "" : it->second;
 }
 
-// A name not yet used by `owned` or the plan.
+// A name not yet used by `owned` or the plan: `prefix` and 5 random characters. As the API
+// server does with generateName, a prefix longer than 58 characters is cut to 58, so that
+// the names of pods of long-named workloads stay valid (at most 63).
 std::string FreshName(const std::string& prefix, const std::set<std::string>& taken,
                       std::mt19937_64& rng) {
+  constexpr size_t kMaxGeneratedPrefix = 58;
+  const std::string base = prefix.substr(0, kMaxGeneratedPrefix);
   for (;;) {
-    std::string name = prefix + RandomSuffix(rng, 5);
+    std::string name = base + RandomSuffix(rng, 5);
     if (taken.count(name) == 0) return name;
   }
 }
@@ -48,8 +52,8 @@ ControllerPlan PlanCounted(const pb::Workload& w, const std::vector<OwnedPod>& o
   const bool is_deployment = w.kind() == "Deployment";
   const int want = std::max(0, w.kind() == "Job" ? w.parallelism() : w.replicas());
   const std::string owner_kind = is_deployment ? "ReplicaSet" : w.kind();
-  const std::string owner_name = is_deployment ? w.metadata().name() + "-" + hash
-                                               : w.metadata().name();
+  const std::string owner_name =
+      is_deployment ? w.metadata().name() + "-" + hash : w.metadata().name();
   std::vector<std::string> keep;
   std::set<std::string> taken;
   for (const auto& o : owned) {
@@ -118,8 +122,12 @@ ControllerPlan PlanPerNode(const pb::Workload& w, const std::vector<OwnedPod>& o
   for (const auto& node : up_nodes) {
     if (!SelectorMatches(w.template_spec().node_selector(), node.labels)) continue;
     if (on_node.count(node.name) > 0) continue;
-    std::string name = prepull ? w.metadata().name() + "-prepull-" + node.name
-                               : FreshName(w.metadata().name() + "-", taken, rng);
+    // A pre-pull pod is named after its node while that name is valid (at most 253).
+    const std::string prepull_name = w.metadata().name() + "-prepull-" + node.name;
+    std::string name =
+        prepull && prepull_name.size() <= 253
+            ? prepull_name
+            : FreshName(w.metadata().name() + (prepull ? "-prepull-" : "-"), taken, rng);
     taken.insert(name);
     pb::Pod pod = NewPod(w, name, w.kind(), w.metadata().name(), hash);
     pod.mutable_spec()->set_node_name(node.name);

@@ -92,5 +92,20 @@ TEST(ValidationTest, EachInvalidNameOrNamespaceIsNamed) {
   EXPECT_EQ(errors[4].rfind("The Deployment \"Web\" is invalid", 0), 0u) << errors[4];
 }
 
+TEST(ValidationTest, AStatefulSetWhosePodNamesWouldBeTooLongIsRefused) {
+  pb::ApplyRequest request;
+  pb::Workload* fits = request.add_workloads();
+  fits->set_kind("StatefulSet");
+  fits->mutable_metadata()->set_name(std::string(251, 'a'));  // pods a...a-0 and a...a-1
+  fits->set_replicas(2);
+  EXPECT_TRUE(InvalidObjectNames(request).empty());
+  fits->set_replicas(10);  // a...a-9 still fits: 253
+  EXPECT_TRUE(InvalidObjectNames(request).empty());
+  fits->set_replicas(11);  // a...a-10: 254
+  const std::vector<std::string> errors = InvalidObjectNames(request);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("would be 254 characters long"), std::string::npos) << errors[0];
+}
+
 }  // namespace
 }  // namespace pullfleet::actors
