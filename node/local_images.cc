@@ -25,6 +25,14 @@ std::string RecordKey(const std::string& handler, const std::string& reference) 
 
 Result<std::unique_ptr<LocalImages>> LocalImages::Open(const std::filesystem::path& dir) {
   std::error_code ec;
+  // A node's store is DIR/store; a store given as DIR would get a second store inside it.
+  if (std::filesystem::exists(dir / "oci-layout", ec)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 dir.string() +
+                     " is an image store itself (it holds oci-layout); give the "
+                     "node's data folder, which holds store/ and db/" +
+                     (dir.filename() == "store" ? ": " + dir.parent_path().string() : ""));
+  }
   std::filesystem::create_directories(dir, ec);
   if (ec) return Error(ErrorCode::kIo, "create " + dir.string() + ": " + ec.message());
   auto store = store::ContentStore::Open(dir / "store");

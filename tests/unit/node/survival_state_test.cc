@@ -141,6 +141,21 @@ TEST_F(PullIntentTest, ARecordOfANewerVersionWithUnknownFieldsIsStillRead) {
 namespace pullfleet::node {
 namespace {
 
+// A node's store given where its data folder belongs is refused, pointing at the folder.
+TEST_F(PullIntentTest, AStoreGivenAsTheDataFolderIsRefused) {
+  {
+    auto images = LocalImages::Open(dir_);
+    ASSERT_TRUE(images.ok());
+  }
+  auto wrong = LocalImages::Open(dir_ / "store");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.error().message().find("is an image store itself"), std::string::npos)
+      << wrong.error().message();
+  EXPECT_NE(wrong.error().message().find(": " + dir_.string()), std::string::npos)
+      << wrong.error().message();
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "store" / "store")) << "nothing made inside it";
+}
+
 TEST(KeyedLocksTest, OneHolderPerKeyOthersIndependent) {
   KeyedLocks locks;
   bool waited = true;
