@@ -12,22 +12,72 @@ Error Invalid(const std::string& source, const std::string& what) {
   return Error(ErrorCode::kInvalidArgument, "node config " + source + ": " + what);
 }
 
+std::string Describe(const YAML::Node& value) {
+  if (value.IsScalar()) return "\"" + value.Scalar() + "\"";
+  if (value.IsSequence()) return "[a list]";
+  if (value.IsMap()) return "{a mapping}";
+  return "(empty)";
+}
+
+// A field inside a mapping (`path` names it, "registries.HOST.plainHTTP") as a T: a value of
+// the wrong type is named by its path and line, which the top-level catch cannot see.
+template <class T>
+Result<T> NestedAs(const YAML::Node& value, const std::string& path, const std::string& source) {
+  try {
+    return value.as<T>();
+  } catch (const YAML::BadConversion& e) {
+    return Invalid(source, "line " + std::to_string(e.mark.line + 1) + ": " + path + ": value " +
+                               Describe(value) +
+                               " has the wrong type (see deploy/config/node.yaml)");
+  }
+}
+
+// imagePullBackOff and coordinatorReconnect: {initialSeconds: N, maxSeconds: N}, either may
+// be left out (keeping what `initial` and `max` hold).
+Status ApplySecondsRange(const YAML::Node& value, const std::string& key, const std::string& source,
+                         double* initial, double* max) {
+  if (!value.IsMap()) {
+    return Invalid(source, key +
+                               " must be a mapping such as {initialSeconds: 1, maxSeconds: 10}, "
+                               "not " +
+                               Describe(value));
+  }
+  for (const auto& field : value) {
+    const auto name = field.first.as<std::string>();
+    double* target = name == "initialSeconds" ? initial : name == "maxSeconds" ? max : nullptr;
+    if (target == nullptr) {
+      return Invalid(source, key + ": unknown field \"" + name +
+                                 "\" (initialSeconds and maxSeconds are known)");
+    }
+    auto seconds = NestedAs<double>(field.second, key + "." + name, source);
+    if (!seconds.ok()) return seconds.error();
+    *target = *seconds;
+  }
+  return Status::Ok();
+}
+
 Result<registry::HostOptions> ParseHost(const YAML::Node& node, const std::string& host,
                                         const std::string& source) {
   if (!node.IsMap()) return Invalid(source, "registries." + host + " must be a mapping");
   registry::HostOptions options;
   for (const auto& field : node) {
     const auto key = field.first.as<std::string>();
-    if (key == "plainHTTP") {
-      options.allow_plain_http = field.second.as<bool>();
-    } else if (key == "insecureSkipVerify") {
-      options.insecure_skip_verify = field.second.as<bool>();
-    } else if (key == "caFile") {
-      options.ca_file = field.second.as<std::string>();
-    } else if (key == "clientCertFile") {
-      options.client_cert_file = field.second.as<std::string>();
-    } else if (key == "clientKeyFile") {
-      options.client_key_file = field.second.as<std::string>();
+    const std::string path = "registries." + host + "." + key;
+    bool* flag = key == "plainHTTP"            ? &options.allow_plain_http
+                 : key == "insecureSkipVerify" ? &options.insecure_skip_verify
+                                               : nullptr;
+    std::string* file = key == "caFile"           ? &options.ca_file
+                        : key == "clientCertFile" ? &options.client_cert_file
+                        : key == "clientKeyFile"  ? &options.client_key_file
+                                                  : nullptr;
+    if (flag != nullptr) {
+      auto value = NestedAs<bool>(field.second, path, source);
+      if (!value.ok()) return value.error();
+      *flag = *value;
+    } else if (file != nullptr) {
+      auto value = NestedAs<std::string>(field.second, path, source);
+      if (!value.ok()) return value.error();
+      *file = *value;
     } else {
       return Invalid(source, "registries." + host + ": unknown field \"" + key + "\"");
     }
@@ -102,12 +152,6 @@ Result<std::string> ReadFile(const std::string& path, const std::string& what) {
 Status ApplyDocuments(NodeConfig& config, const std::string& yaml_text, const std::string& source);
 
 // A YAML value as a person wrote it, for errors: "\"maybe\"", "[a list]", "{a mapping}".
-std::string Describe(const YAML::Node& value) {
-  if (value.IsScalar()) return "\"" + value.Scalar() + "\"";
-  if (value.IsSequence()) return "[a list]";
-  if (value.IsMap()) return "{a mapping}";
-  return "(empty)";
-}
 
 Status ApplyField(NodeConfig& config, const std::string& key, const YAML::Node& value,
                   const std::string& source) {
@@ -134,13 +178,13 @@ Status ApplyField(NodeConfig& config, const std::string& key, const YAML::Node& 
   } else if (key == "stallTimeoutSeconds") {
     config.stall_timeout_seconds = value.as<int>();
   } else if (key == "imagePullBackOff") {
-    config.backoff_initial_seconds = value["initialSeconds"].as<double>(10);
-    config.backoff_max_seconds = value["maxSeconds"].as<double>(300);
+    return ApplySecondsRange(value, key, source, &config.backoff_initial_seconds,
+                             &config.backoff_max_seconds);
   } else if (key == "resyncSeconds") {
     config.resync_seconds = value.as<double>();
   } else if (key == "coordinatorReconnect") {
-    config.reconnect_initial_seconds = value["initialSeconds"].as<double>(0.2);
-    config.reconnect_max_seconds = value["maxSeconds"].as<double>(5);
+    return ApplySecondsRange(value, key, source, &config.reconnect_initial_seconds,
+                             &config.reconnect_max_seconds);
   } else if (key == "allowChaos") {
     config.allow_chaos = value.as<bool>();
   } else if (key == "neverPullRecheckSeconds") {

@@ -95,7 +95,16 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"bad_platform", "platform: linux/\n", "platform"},
         RejectCase{"unexpected_kind", "kind: Pod\n", "unexpected kind \"Pod\""},
         RejectCase{"backoff_order", "imagePullBackOff: {initialSeconds: 10, maxSeconds: 1}\n",
-                   "imagePullBackOff"}),
+                   "imagePullBackOff"},
+        // Nested fields are named by their path, and a scalar where a mapping belongs says so.
+        RejectCase{"reconnect_scalar", "coordinatorReconnect: 5\n",
+                   "coordinatorReconnect must be a mapping such as"},
+        RejectCase{"reconnect_unknown", "coordinatorReconnect: {initialMs: -1}\n",
+                   "coordinatorReconnect: unknown field \"initialMs\""},
+        RejectCase{"backoff_type", "imagePullBackOff: {initialSeconds: soon}\n",
+                   "imagePullBackOff.initialSeconds: value \"soon\" has the wrong type"},
+        RejectCase{"registry_flag_type", "registries:\n  \"127.0.0.1:5000\": {plainHTTP: maybe}\n",
+                   "line 2: registries.127.0.0.1:5000.plainHTTP: value \"maybe\" has the wrong"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(NodeConfigTest, LoopbackRegistriesMayUsePlainHttp) {
