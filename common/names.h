@@ -13,7 +13,11 @@ namespace pullfleet {
 // characters. `what` names the field in the error ("pod name", "metadata.name").
 Status CheckObjectName(const std::string& what, const std::string& name);
 
-// Namespaces: a lowercase RFC 1123 label of at most 63 characters.
+// Namespaces, container and volume names: a lowercase RFC 1123 label of at most 63
+// characters.
 Status CheckNamespaceName(const std::string& what, const std::string& name);
+inline Status CheckLabelName(const std::string& what, const std::string& name) {
+  return CheckNamespaceName(what, name);
+}
 
 }  // namespace pullfleet

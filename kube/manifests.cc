@@ -708,6 +708,9 @@ class ObjectReader {
       std::string name, reference, policy;
       if (auto p = ScalarField(item, "name", where + ".", &name)) return p;
       if (name.empty()) return Problem{item.Mark(), where + ": volume has no name"};
+      if (Status st = CheckLabelName("volume name", name); !st.ok()) {
+        return Problem{Field(item, "name").Mark(), where + ": " + st.error().message()};
+      }
       where += " (" + name + ")";
       if (!image.IsMap()) {
         return Problem{image.Mark(), where + ": image: expected a mapping, got " + TypeName(image)};
@@ -766,6 +769,9 @@ class ObjectReader {
     std::string name, image, policy, restart;
     if (auto p = ScalarField(item, "name", where + ".", &name)) return p;
     if (name.empty()) return Problem{item.Mark(), where + ": container has no name"};
+    if (Status st = CheckLabelName("container name", name); !st.ok()) {
+      return Problem{Field(item, "name").Mark(), where + ": " + st.error().message()};
+    }
     where += " (" + name + ")";
     if (auto p = ScalarField(item, "image", where + ": ", &image)) return p;
     // An invalid reference is kept: the node reports InvalidImageName. A missing one is a

@@ -180,6 +180,11 @@ struct ErrorCase {
 
 const char kPodHead[] = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n";
 
+// What CheckLabelName says after the name.
+const std::string kLabelRule =
+    ": a lowercase RFC 1123 label (at most 63 characters) must consist of lower case "
+    "alphanumeric characters or '-', and must start and end with an alphanumeric character";
+
 std::vector<ErrorCase> ErrorCases() {
   const std::string pod = kPodHead;  // lines 1-5
   return {
@@ -195,6 +200,16 @@ std::vector<ErrorCase> ErrorCases() {
        "in.yaml: document 1 (line 9): Pod \"p\": spec.containers[1] (b): container has no image"},
       {"container_without_name", pod + "  containers:\n  - image: busybox\n",
        "in.yaml: document 1 (line 7): Pod \"p\": spec.containers[0]: container has no name"},
+      {"container_name_not_a_label", pod + "  containers:\n  - name: Bad_Name\n    image: x\n",
+       "in.yaml: document 1 (line 7): Pod \"p\": spec.containers[0]: invalid container name "
+       "\"Bad_Name\"" +
+           kLabelRule},
+      {"volume_name_not_a_label",
+       pod + "  containers:\n  - {name: a, image: x}\n  volumes:\n  - name: my.vol\n"
+             "    image: {reference: x}\n",
+       "in.yaml: document 1 (line 9): Pod \"p\": spec.volumes[0]: invalid volume name "
+       "\"my.vol\"" +
+           kLabelRule},
       {"init_container_image_null",
        pod + "  initContainers:\n  - name: i\n    image:\n"
              "  containers:\n  - name: c\n    image: x\n",
