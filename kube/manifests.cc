@@ -549,13 +549,29 @@ class ObjectReader {
       auto* data = secret.mutable_data();
       if (auto p = SecretEntries(object, "data", context, /*base64=*/true, data)) return p;
       if (auto p = SecretEntries(object, "stringData", context, /*base64=*/false, data)) return p;
+      // Problems point at the entry (stringData wins, as the API server merges it last), else
+      // at data, else at the object.
+      // (Marks, not nodes, are kept: assigning a yaml-cpp node rebinds the one it held.)
+      YAML::Mark at = object.Mark();
+      bool at_entry = false;
+      for (const char* key : {"data", "stringData"}) {
+        const YAML::Node map = Field(object, key);
+        if (!Present(map)) continue;
+        const YAML::Node entry = Field(map, payload_key);
+        if (Present(entry)) {
+          at = entry.Mark();
+          at_entry = true;
+        } else if (!at_entry) {
+          at = map.Mark();
+        }
+      }
       const auto found = secret.data().find(payload_key);
       if (found == secret.data().end()) {
-        return Problem{object.Mark(), context + "a Secret of type " + secret.type() +
-                                          " needs data." + payload_key};
+        return Problem{
+            at, context + "a Secret of type " + secret.type() + " needs data." + payload_key};
       }
       if (!nlohmann::json::accept(found->second)) {
-        return Problem{object.Mark(), context + "data." + payload_key + ": not valid JSON"};
+        return Problem{at, context + "data." + payload_key + ": not valid JSON"};
       }
     }
     set_->secrets.push_back(std::move(secret));

@@ -216,10 +216,10 @@ TEST(Secrets, ErrorsNameSecretAndKeyButNeverTheValue) {
        // base64 of "TOPSECRET is not JSON"
        head + "type: kubernetes.io/dockerconfigjson\ndata:\n"
               "  .dockerconfigjson: VE9QU0VDUkVUIGlzIG5vdCBKU09O\n",
-       "in.yaml: document 1 (line 1): Secret \"regcred\": data..dockerconfigjson: not valid "
+       "in.yaml: document 1 (line 7): Secret \"regcred\": data..dockerconfigjson: not valid "
        "JSON"},
       {"payload_missing", head + "type: kubernetes.io/dockercfg\nstringData:\n  other: TOPSECRET\n",
-       "in.yaml: document 1 (line 1): Secret \"regcred\": a Secret of type "
+       "in.yaml: document 1 (line 7): Secret \"regcred\": a Secret of type "
        "kubernetes.io/dockercfg needs data..dockercfg"},
       {"value_is_a_list",
        head + "type: kubernetes.io/dockercfg\nstringData:\n  .dockercfg: [TOPSECRET]\n",
