@@ -97,10 +97,13 @@ void PrintNoResources(const ClientOptions& client) {
 }
 
 // Asks the coordinator for the pods of -n (or -A) and hands them to `print`.
-int WithPods(const ClientOptions& client, const std::function<void(const pb::PodList&)>& print) {
+// Lists the pods of the client's namespace (or every namespace), or only pod `name`.
+int WithPods(const ClientOptions& client, const std::function<void(const pb::PodList&)>& print,
+             const std::string& name = "") {
   pb::GetPodsRequest request;
   request.set_namespace_(Namespace(client));
-  request.set_all_namespaces(client.all_namespaces);
+  request.set_all_namespaces(client.all_namespaces && name.empty());
+  request.set_name(name);
   return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
                                      caf::actor_system& system) {
     int code = 0;
@@ -216,20 +219,40 @@ int RunApply(const ClientOptions& client, const std::vector<std::string>& paths)
   });
 }
 
-int RunGetPods(const ClientOptions& client) {
-  return WithPods(client, [&](const pb::PodList& pods) {
-    if (client.output == "json") {
-      std::cout << kube::PodListJson(pods) << "\n";
-    } else if (pods.items_size() == 0) {
-      PrintNoResources(client);
-    } else {
-      kube::TableOptions options;
-      options.wide = client.output == "wide";
-      options.show_namespace = client.all_namespaces;
-      options.now_unix_ms = UnixMillis();
-      std::cout << kube::PodTable(pods, options);
-    }
-  });
+namespace {
+
+// `get pods` output: a table, or JSON (one Pod object when a name was asked for, as kubectl
+// prints it, else a PodList).
+void PrintPods(const ClientOptions& client, const pb::PodList& pods, bool one) {
+  if (client.output == "json") {
+    std::cout << (one ? kube::PodJson(pods.items(0)) : kube::PodListJson(pods)) << "\n";
+  } else if (pods.items_size() == 0) {
+    PrintNoResources(client);
+  } else {
+    kube::TableOptions options;
+    options.wide = client.output == "wide";
+    options.show_namespace = client.all_namespaces && !one;
+    options.now_unix_ms = UnixMillis();
+    std::cout << kube::PodTable(pods, options);
+  }
+}
+
+}  // namespace
+
+int RunGetPods(const ClientOptions& client, const std::string& name) {
+  int found = 0;
+  const int code = WithPods(
+      client,
+      [&](const pb::PodList& pods) {
+        if (!name.empty() && pods.items_size() == 0) {
+          std::cerr << "Error from server (NotFound): pods \"" << name << "\" not found\n";
+          found = 1;
+          return;
+        }
+        PrintPods(client, pods, !name.empty());
+      },
+      name);
+  return code != 0 ? code : found;
 }
 
 int RunGetEvents(const ClientOptions& client) {

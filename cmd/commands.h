@@ -57,7 +57,8 @@ struct ClientOptions {
   std::string output;  // "", "wide", "json"
 };
 int RunApply(const ClientOptions& client, const std::vector<std::string>& files);
-int RunGetPods(const ClientOptions& client);
+// All pods of the namespace (or of all with -A), or only pod `name` when it is not empty.
+int RunGetPods(const ClientOptions& client, const std::string& name);
 // `get events`: the pods' events, as `kubectl get events` lists them (-o json: an EventList).
 int RunGetEvents(const ClientOptions& client);
 int RunDescribePod(const ClientOptions& client, const std::string& name);

@@ -114,7 +114,9 @@ int main(int argc, char** argv) {
   get_pods->add_flag("-A,--all-namespaces", client.all_namespaces, "Pods of every namespace");
   get_pods->add_option("-o,--output", client.output, "wide | json")
       ->check(CLI::IsMember({"wide", "json"}));
-  get_pods->callback([&] { code = pc::RunGetPods(client); });
+  std::string get_pod_name;
+  get_pods->add_option("name", get_pod_name, "Only this pod");
+  get_pods->callback([&] { code = pc::RunGetPods(client, get_pod_name); });
   std::string image_node;
   auto* get_images = get_cmd->add_subcommand("images", "List the images on a node");
   AddClientFlags(get_images, client);

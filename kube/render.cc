@@ -136,7 +136,8 @@ std::string Rfc3339Micro(int64_t unix_ms) {
   char buffer[40];
   std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
   char micros[16];
-  std::snprintf(micros, sizeof micros, ".%06dZ", static_cast<int>(((unix_ms % 1000) + 1000) % 1000) * 1000);
+  std::snprintf(micros, sizeof micros, ".%06dZ",
+                static_cast<int>(((unix_ms % 1000) + 1000) % 1000) * 1000);
   return std::string(buffer) + micros;
 }
 
@@ -501,15 +502,21 @@ std::string PodTable(const pb::PodList& pods, const TableOptions& options) {
   return AlignTable(text);
 }
 
+Json PodObject(const pb::Pod& pod) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", MetadataJson(pod.metadata())},
+          {"spec", SpecJson(pod.spec())},
+          {"status", PodStatusJson(pod.status())}};
+}
+
+std::string PodJson(const pb::Pod& pod) {
+  return DumpJson(PodObject(pod));
+}
+
 std::string PodListJson(const pb::PodList& pods) {
   Json items = Json::array();
-  for (const pb::Pod& pod : pods.items()) {
-    items.push_back({{"apiVersion", "v1"},
-                     {"kind", "Pod"},
-                     {"metadata", MetadataJson(pod.metadata())},
-                     {"spec", SpecJson(pod.spec())},
-                     {"status", PodStatusJson(pod.status())}});
-  }
+  for (const pb::Pod& pod : pods.items()) items.push_back(PodObject(pod));
   Json list = {{"apiVersion", "v1"},
                {"kind", "PodList"},
                {"metadata", {{"resourceVersion", ""}}},

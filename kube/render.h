@@ -37,6 +37,8 @@ std::string PodStatusText(const pb::Pod& pod);
 // imagePullPolicy, status.conditions, status.containerStatuses[] and
 // initContainerStatuses[] with name, image, imageID, ready, state.waiting.
 std::string PodListJson(const pb::PodList& pods);
+// One pod as a v1 Pod object (`get pods NAME -o json`).
+std::string PodJson(const pb::Pod& pod);
 
 // `kubectl describe pod` text: containers with image, image ID, state and reason, pull
 // progress while pulling, conditions, and the Events table.

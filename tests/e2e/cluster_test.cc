@@ -211,6 +211,22 @@ TEST_P(ClusterTest, PodsReachImagesReady) {
       std::minmax_element(pods_per_node.begin(), pods_per_node.end(),
                           [](const auto& a, const auto& b) { return a.second < b.second; });
   EXPECT_LE(most->second - least->second, 1) << pods.dump().substr(0, 300);
+
+  // As kubectl: one pod by name (a table row, or the Pod object itself), or NotFound.
+  CommandResult one = cluster_->Client("get pods web");
+  EXPECT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_NE(one.output.find("\nweb "), std::string::npos) << one.output;
+  EXPECT_EQ(one.output.find("workers-"), std::string::npos) << one.output;
+  CommandResult one_json = cluster_->Client("get pods web -o json");
+  json object = json::parse(one_json.output, nullptr, false);
+  ASSERT_TRUE(object.is_object()) << one_json.output;
+  EXPECT_EQ(object.value("kind", ""), "Pod");
+  EXPECT_EQ(PodName(object), "web");
+  CommandResult missing = cluster_->Client("get pods nope");
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_NE(missing.output.find("Error from server (NotFound): pods \"nope\" not found"),
+            std::string::npos)
+      << missing.output;
 }
 
 // 2. Every blob in every node's store hashes to its name; no partial download is left.
