@@ -289,10 +289,36 @@ int RunDescribePod(const ClientOptions& client, const std::string& name) {
   });
 }
 
+const std::map<std::string, DeletedKind>& DeletableWorkloads() {
+  static const auto* const kinds = [] {
+    auto* table = new std::map<std::string, DeletedKind>;
+    auto add = [&](const DeletedKind& kind, std::initializer_list<const char*> names) {
+      for (const char* name : names) (*table)[name] = kind;
+    };
+    add({"Deployment", "deployment.apps", "deployments.apps"},
+        {"deployment", "deployments", "deploy"});
+    add({"ReplicaSet", "replicaset.apps", "replicasets.apps"}, {"replicaset", "replicasets", "rs"});
+    add({"StatefulSet", "statefulset.apps", "statefulsets.apps"},
+        {"statefulset", "statefulsets", "sts"});
+    add({"DaemonSet", "daemonset.apps", "daemonsets.apps"}, {"daemonset", "daemonsets", "ds"});
+    add({"Job", "job.batch", "jobs.batch"}, {"job", "jobs"});
+    add({"CronJob", "cronjob.batch", "cronjobs.batch"}, {"cronjob", "cronjobs", "cj"});
+    add({"ReplicationController", "replicationcontroller", "replicationcontrollers"},
+        {"replicationcontroller", "replicationcontrollers", "rc"});
+    return table;
+  }();
+  return *kinds;
+}
+
 int RunDeletePod(const ClientOptions& client, const std::string& name) {
+  return RunDelete(client, {"Pod", "pod", "pods"}, name);
+}
+
+int RunDelete(const ClientOptions& client, const DeletedKind& kind, const std::string& name) {
   pb::DeletePodRequest request;
   request.set_namespace_(Namespace(client));
   request.set_name(name);
+  if (kind.kind != "Pod") request.set_kind(kind.kind);
   return WithCoordinator(client, [&](caf::scoped_actor& self, const caf::actor& coordinator,
                                      caf::actor_system& system) {
     int code = 0;
@@ -300,9 +326,10 @@ int RunDeletePod(const ClientOptions& client, const std::string& name) {
         .receive(
             [&](const pb::DeletePodResponse& response) {
               if (response.found()) {
-                std::cout << "pod \"" << name << "\" deleted\n";
+                std::cout << kind.resource << " \"" << name << "\" deleted\n";
               } else {
-                std::cerr << "Error from server (NotFound): pods \"" << name << "\" not found\n";
+                std::cerr << "Error from server (NotFound): " << kind.plural << " \"" << name
+                          << "\" not found\n";
                 code = 1;
               }
             },

@@ -3,6 +3,7 @@
 // that CLI11 and CAF, both heavy to compile, never meet in one translation unit.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +63,16 @@ int RunGetPods(const ClientOptions& client, const std::string& name);
 // `get events`: the pods' events, as `kubectl get events` lists them (-o json: an EventList).
 int RunGetEvents(const ClientOptions& client);
 int RunDescribePod(const ClientOptions& client, const std::string& name);
+// What `delete KIND NAME` deletes: the object's kind, and its names as kubectl prints them
+// ("deployment.apps" when deleted, "deployments.apps" when not found).
+struct DeletedKind {
+  std::string kind;
+  std::string resource;
+  std::string plural;
+};
+// The workload kinds `delete` knows, by every name kubectl accepts for them.
+const std::map<std::string, DeletedKind>& DeletableWorkloads();
+int RunDelete(const ClientOptions& client, const DeletedKind& kind, const std::string& name);
 int RunDeletePod(const ClientOptions& client, const std::string& name);
 int RunGetImages(const ClientOptions& client, const std::string& node);
 int RunGetNodes(const ClientOptions& client);

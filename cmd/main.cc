@@ -140,12 +140,27 @@ int main(int argc, char** argv) {
   describe_pod->add_option("name", pod_name, "Pod name")->required();
   describe_pod->callback([&] { code = pc::RunDescribePod(client, pod_name); });
 
-  auto* delete_cmd = app.add_subcommand("delete", "Delete a pod");
+  auto* delete_cmd = app.add_subcommand("delete", "Delete a pod, or a workload and its pods");
   delete_cmd->require_subcommand(1);
   auto* delete_pod = delete_cmd->add_subcommand("pod", "Delete a pod");
   AddClientFlags(delete_pod, client);
   delete_pod->add_option("name", pod_name, "Pod name")->required();
   delete_pod->callback([&] { code = pc::RunDeletePod(client, pod_name); });
+  // Workloads go with the pods they own. One subcommand per kind, its other names aliases.
+  std::map<std::string, std::vector<std::string>> aliases;  // by the kind's first name
+  for (const auto& [name, kind] : pc::DeletableWorkloads()) {
+    std::string lower = kind.kind;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(c));
+    if (name != lower) aliases[lower].push_back(name);
+  }
+  for (const auto& [name, others] : aliases) {
+    const pc::DeletedKind& kind = pc::DeletableWorkloads().at(name);
+    auto* sub = delete_cmd->add_subcommand(name, "Delete a " + kind.kind + " and its pods");
+    for (const auto& alias : others) sub->alias(alias);
+    AddClientFlags(sub, client);
+    sub->add_option("name", pod_name, kind.kind + " name")->required();
+    sub->callback([&, kind] { code = pc::RunDelete(client, kind, pod_name); });
+  }
 
   // Images without a cluster.
   auto* image_cmd = app.add_subcommand("image", "Pull or inspect one image without a cluster");

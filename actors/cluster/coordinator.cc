@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 #include "actors/cluster/admission.h"
 #include "actors/cluster/controllers.h"
@@ -433,6 +434,31 @@ std::string ApplyWorkload(CoordinatorActor* self, pb::Workload w, NodeLoad& load
   return line + " " + verdict;
 }
 
+// Deletes a workload and the pods it owns, as kubectl's default (background) cascade does.
+pb::DeletePodResponse DeleteWorkload(CoordinatorActor* self, const std::string& kind,
+                                     const std::string& ns, const std::string& name) {
+  auto& st = self->state;
+  pb::DeletePodResponse response;
+  pb::Workload probe;
+  probe.set_kind(kind);
+  probe.mutable_metadata()->set_namespace_(ns);
+  probe.mutable_metadata()->set_name(name);
+  const std::string key = WorkloadKey(probe);
+  auto it = st.workloads.find(key);
+  if (it == st.workloads.end()) return response;
+  response.set_found(true);
+  const std::string uid = it->second.metadata().uid();
+  (void)st.db->Delete(key);
+  st.workloads.erase(it);
+  std::vector<std::string> owned;
+  for (const auto& [pod_key, pod] : st.pods) {
+    if (pod.metadata().owner_uid() == uid) owned.push_back(pod_key);
+  }
+  for (const auto& pod_key : owned) RemovePod(self, pod_key);
+  spdlog::info("coordinator: {} {}/{} deleted with its {} pods", kind, ns, name, owned.size());
+  return response;
+}
+
 template <class Object>
 std::string Verdict(const Object* previous, const Object& now) {
   if (previous == nullptr) return "created";
@@ -770,6 +796,9 @@ caf::behavior Coordinator(CoordinatorActor* self, CoordinatorOptions options,
       [=](delpod_atom, const pb::DeletePodRequest& request) {
         auto& st = self->state;
         const std::string ns = request.namespace_().empty() ? "default" : request.namespace_();
+        if (!request.kind().empty() && request.kind() != "Pod") {
+          return DeleteWorkload(self, request.kind(), ns, request.name());
+        }
         const std::string key = PodKey(ns, request.name());
         pb::DeletePodResponse response;
         auto it = st.pods.find(key);

@@ -240,6 +240,30 @@ TEST_F(ManifestsTest, WorkloadKindsMakeTheirControllersPods) {
   EXPECT_EQ(NodeOf(prepull), "node-1");
   EXPECT_EQ(Label(prepull, "pullfleet.io/prepull"), "true");
   EXPECT_EQ(StatusesByName(prepull)["report"].value("image", ""), registry().host() + "/pf/app:v2");
+
+  // Deleting a workload (by any of kubectl's names for its kind) takes its pods with it and
+  // leaves the others; a second delete finds nothing.
+  for (const auto& [command, said] : std::vector<std::pair<std::string, std::string>>{
+           {"delete deployment web", "deployment.apps \"web\" deleted"},
+           {"delete sts db", "statefulset.apps \"db\" deleted"},
+           {"delete cronjobs nightly", "cronjob.batch \"nightly\" deleted"}}) {
+    CommandResult deleted = cluster_->Client(command);
+    EXPECT_EQ(deleted.exit_code, 0) << command << ": " << deleted.output;
+    EXPECT_NE(deleted.output.find(said), std::string::npos) << command << ": " << deleted.output;
+  }
+  bool gone = false;
+  const json after = PollPods([](const json& p) { return p["items"].size() == 17u - 3 - 3 - 1; },
+                              &gone, std::chrono::seconds(30));
+  ASSERT_TRUE(gone) << Failure(after);
+  EXPECT_TRUE(PodsOfApp(after, "web").empty() && PodsOfApp(after, "db").empty() &&
+              PodsOfApp(after, "nightly").empty())
+      << Failure(after);
+  EXPECT_EQ(PodsOfApp(after, "frontend").size(), 2u);
+  CommandResult again = cluster_->Client("delete deploy web");
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_NE(again.output.find("Error from server (NotFound): deployments.apps \"web\" not found"),
+            std::string::npos)
+      << again.output;
 }
 
 // extensions/v1beta1, apps/v1beta2 and batch/v1beta1 objects are the same kinds.
