@@ -21,6 +21,7 @@
 #include "image/reference.h"
 #include "kube/manifests.h"
 #include "kube/render.h"
+#include "kube/selector.h"
 #include "node/node_config.h"
 
 namespace pullfleet::cmd {
@@ -240,6 +241,15 @@ void PrintPods(const ClientOptions& client, const pb::PodList& pods, bool one) {
 }  // namespace
 
 int RunGetPods(const ClientOptions& client, const std::string& name) {
+  auto selector = kube::ParseSelector(client.selector);
+  if (!selector.ok()) {
+    std::cerr << "error: -l: " << selector.error().message() << "\n";
+    return 1;
+  }
+  if (!name.empty() && !client.selector.empty()) {
+    std::cerr << "error: name cannot be provided when a selector is specified\n";
+    return 1;
+  }
   int found = 0;
   const int code = WithPods(
       client,
@@ -249,7 +259,13 @@ int RunGetPods(const ClientOptions& client, const std::string& name) {
           found = 1;
           return;
         }
-        PrintPods(client, pods, !name.empty());
+        pb::PodList selected;
+        for (const auto& pod : pods.items()) {
+          if (kube::SelectorMatches(*selector, pod.metadata().labels())) {
+            *selected.add_items() = pod;
+          }
+        }
+        PrintPods(client, selected, !name.empty());
       },
       name);
   return code != 0 ? code : found;

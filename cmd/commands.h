@@ -55,7 +55,8 @@ struct ClientOptions {
   std::string server = "127.0.0.1:7400";
   std::string ns;  // -n; empty means "default"
   bool all_namespaces = false;
-  std::string output;  // "", "wide", "json"
+  std::string output;    // "", "wide", "json"
+  std::string selector;  // -l of `get pods`: label requirements, "app=web,tier!=db"
 };
 int RunApply(const ClientOptions& client, const std::vector<std::string>& files);
 // All pods of the namespace (or of all with -A), or only pod `name` when it is not empty.

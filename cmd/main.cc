@@ -116,6 +116,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"wide", "json"}));
   std::string get_pod_name;
   get_pods->add_option("name", get_pod_name, "Only this pod");
+  get_pods->add_option("-l,--selector", client.selector,
+                       "Only pods with these labels: key=value, key!=value, key, !key, "
+                       "comma-separated");
   get_pods->callback([&] { code = pc::RunGetPods(client, get_pod_name); });
   std::string image_node;
   auto* get_images = get_cmd->add_subcommand("images", "List the images on a node");

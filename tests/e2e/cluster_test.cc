@@ -222,6 +222,18 @@ TEST_P(ClusterTest, PodsReachImagesReady) {
   ASSERT_TRUE(object.is_object()) << one_json.output;
   EXPECT_EQ(object.value("kind", ""), "Pod");
   EXPECT_EQ(PodName(object), "web");
+  // -l selects by label; a selector that does not parse is refused before anything is asked.
+  for (const auto& [selector, want] : std::vector<std::pair<std::string, size_t>>{
+           {"app=workers", 6}, {"app!=workers", 1}, {"app", 7}, {"!app", 0}, {"app=none", 0}}) {
+    CommandResult listed = cluster_->Client("get pods -l '" + selector + "' -o json");
+    json list = json::parse(listed.output, nullptr, false);
+    ASSERT_TRUE(list.is_object()) << selector << ": " << listed.output;
+    EXPECT_EQ(list["items"].size(), want) << selector;
+  }
+  CommandResult bad = cluster_->Client("get pods -l 'app in (a,b)'");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("set-based requirements"), std::string::npos) << bad.output;
+
   CommandResult missing = cluster_->Client("get pods nope");
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
   EXPECT_NE(missing.output.find("Error from server (NotFound): pods \"nope\" not found"),
