@@ -98,8 +98,8 @@ class ImageRulesTest : public RegistrySuite<ImageRulesTest> {
     cluster_ = std::move(started).value();
   }
 
-  void StartProxy() {
-    auto proxy = ThrottleProxy::Start(registry().host(), kSlowBytesPerSecond);
+  void StartProxy(size_t bytes_per_second = kSlowBytesPerSecond) {
+    auto proxy = ThrottleProxy::Start(registry().host(), bytes_per_second);
     ASSERT_TRUE(proxy.ok()) << proxy.error().message();
     proxy_ = std::move(proxy).value();
   }
@@ -499,7 +499,9 @@ TEST_F(ImageRulesTest, RuntimeClassHandlersIdentifyImagesSeparatelyWithTheFeatur
 // second waits in the store for the first one's blobs instead of fetching them again. Its
 // wait moves no byte of its own; it must not be cancelled as stalled while the first moves.
 TEST_F(ImageRulesTest, ADownloadWaitingForAnotherOnesBlobsIsNotTakenForStalled) {
-  ASSERT_NO_FATAL_FAILURE(StartProxy());
+  // Slow enough that the second download waits on one blob for well over the stall timeout
+  // (1 s); the first one's bytes keep coming meanwhile.
+  ASSERT_NO_FATAL_FAILURE(StartProxy(kSlowBytesPerSecond / 2));
   ASSERT_NO_FATAL_FAILURE(StartCluster(std::string(kFastRetries) + "stallTimeoutSeconds: 1\n" +
                                        KubeletConfig(false, 0) +
                                        "featureGates:\n  RuntimeClassInImageCriApi: true\n"));
