@@ -305,29 +305,30 @@ int RunDescribePod(const ClientOptions& client, const std::string& name) {
   });
 }
 
-const std::map<std::string, DeletedKind>& DeletableWorkloads() {
-  static const auto* const kinds = [] {
-    auto* table = new std::map<std::string, DeletedKind>;
-    auto add = [&](const DeletedKind& kind, std::initializer_list<const char*> names) {
-      for (const char* name : names) (*table)[name] = kind;
-    };
-    add({"Deployment", "deployment.apps", "deployments.apps"},
-        {"deployment", "deployments", "deploy"});
-    add({"ReplicaSet", "replicaset.apps", "replicasets.apps"}, {"replicaset", "replicasets", "rs"});
-    add({"StatefulSet", "statefulset.apps", "statefulsets.apps"},
-        {"statefulset", "statefulsets", "sts"});
-    add({"DaemonSet", "daemonset.apps", "daemonsets.apps"}, {"daemonset", "daemonsets", "ds"});
-    add({"Job", "job.batch", "jobs.batch"}, {"job", "jobs"});
-    add({"CronJob", "cronjob.batch", "cronjobs.batch"}, {"cronjob", "cronjobs", "cj"});
-    add({"ReplicationController", "replicationcontroller", "replicationcontrollers"},
-        {"replicationcontroller", "replicationcontrollers", "rc"});
-    return table;
-  }();
+const std::vector<DeletedKind>& DeletableWorkloads() {
+  static const auto* const kinds = new std::vector<DeletedKind>{
+      {"Deployment",
+       "deployment.apps",
+       "deployments.apps",
+       {"deployment", "deployments", "deploy"}},
+      {"ReplicaSet", "replicaset.apps", "replicasets.apps", {"replicaset", "replicasets", "rs"}},
+      {"StatefulSet",
+       "statefulset.apps",
+       "statefulsets.apps",
+       {"statefulset", "statefulsets", "sts"}},
+      {"DaemonSet", "daemonset.apps", "daemonsets.apps", {"daemonset", "daemonsets", "ds"}},
+      {"Job", "job.batch", "jobs.batch", {"job", "jobs"}},
+      {"CronJob", "cronjob.batch", "cronjobs.batch", {"cronjob", "cronjobs", "cj"}},
+      {"ReplicationController",
+       "replicationcontroller",
+       "replicationcontrollers",
+       {"replicationcontroller", "replicationcontrollers", "rc"}},
+  };
   return *kinds;
 }
 
 int RunDeletePod(const ClientOptions& client, const std::string& name) {
-  return RunDelete(client, {"Pod", "pod", "pods"}, name);
+  return RunDelete(client, {"Pod", "pod", "pods", {"pod"}}, name);
 }
 
 int RunDelete(const ClientOptions& client, const DeletedKind& kind, const std::string& name) {

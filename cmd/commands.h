@@ -3,7 +3,6 @@
 // that CLI11 and CAF, both heavy to compile, never meet in one translation unit.
 #pragma once
 
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,15 +63,17 @@ int RunGetPods(const ClientOptions& client, const std::string& name);
 // `get events`: the pods' events, as `kubectl get events` lists them (-o json: an EventList).
 int RunGetEvents(const ClientOptions& client);
 int RunDescribePod(const ClientOptions& client, const std::string& name);
-// What `delete KIND NAME` deletes: the object's kind, and its names as kubectl prints them
-// ("deployment.apps" when deleted, "deployments.apps" when not found).
+// What `delete KIND NAME` deletes: the object's kind, its names as kubectl prints them
+// ("deployment.apps" when deleted, "deployments.apps" when not found), and the names the
+// command takes for it (the first is the subcommand, the others its aliases).
 struct DeletedKind {
   std::string kind;
   std::string resource;
   std::string plural;
+  std::vector<std::string> names;
 };
-// The workload kinds `delete` knows, by every name kubectl accepts for them.
-const std::map<std::string, DeletedKind>& DeletableWorkloads();
+// The workload kinds `delete` knows.
+const std::vector<DeletedKind>& DeletableWorkloads();
 int RunDelete(const ClientOptions& client, const DeletedKind& kind, const std::string& name);
 int RunDeletePod(const ClientOptions& client, const std::string& name);
 int RunGetImages(const ClientOptions& client, const std::string& node);

@@ -149,17 +149,11 @@ int main(int argc, char** argv) {
   AddClientFlags(delete_pod, client);
   delete_pod->add_option("name", pod_name, "Pod name")->required();
   delete_pod->callback([&] { code = pc::RunDeletePod(client, pod_name); });
-  // Workloads go with the pods they own. One subcommand per kind, its other names aliases.
-  std::map<std::string, std::vector<std::string>> aliases;  // by the kind's first name
-  for (const auto& [name, kind] : pc::DeletableWorkloads()) {
-    std::string lower = kind.kind;
-    for (auto& c : lower) c = static_cast<char>(std::tolower(c));
-    if (name != lower) aliases[lower].push_back(name);
-  }
-  for (const auto& [name, others] : aliases) {
-    const pc::DeletedKind& kind = pc::DeletableWorkloads().at(name);
-    auto* sub = delete_cmd->add_subcommand(name, "Delete a " + kind.kind + " and its pods");
-    for (const auto& alias : others) sub->alias(alias);
+  // Workloads go with the pods they own: one subcommand per kind, its other names aliases.
+  for (const pc::DeletedKind& kind : pc::DeletableWorkloads()) {
+    auto* sub =
+        delete_cmd->add_subcommand(kind.names[0], "Delete a " + kind.kind + " and its pods");
+    for (size_t i = 1; i < kind.names.size(); ++i) sub->alias(kind.names[i]);
     AddClientFlags(sub, client);
     sub->add_option("name", pod_name, kind.kind + " name")->required();
     sub->callback([&, kind] { code = pc::RunDelete(client, kind, pod_name); });

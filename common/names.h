@@ -1,6 +1,6 @@
-// Kubernetes' rules for object names (RFC 1123), shared by the manifest reader and the secret
-// maker: a name that breaks them could collide with another in storage keys ("a/b" in
-// namespace "x" and "b" in namespace "x/a"), so it is refused where it enters.
+// Kubernetes' rules for names (RFC 1123), shared by the manifest reader, the secret maker, the
+// coordinator and the node: a name that breaks them could collide with another in storage
+// keys ("a/b" in namespace "x" and "b" in namespace "x/a"), so it is refused where it enters.
 #pragma once
 
 #include <string>
@@ -15,9 +15,6 @@ Status CheckObjectName(const std::string& what, const std::string& name);
 
 // Namespaces, container and volume names: a lowercase RFC 1123 label of at most 63
 // characters.
-Status CheckNamespaceName(const std::string& what, const std::string& name);
-inline Status CheckLabelName(const std::string& what, const std::string& name) {
-  return CheckNamespaceName(what, name);
-}
+Status CheckLabelName(const std::string& what, const std::string& name);
 
 }  // namespace pullfleet

@@ -317,7 +317,7 @@ class ObjectReader {
     if (Status st = CheckObjectName("metadata.name", meta.name()); !st.ok()) {
       return Problem{Field(object, "metadata").Mark(), context + st.error().message()};
     }
-    if (Status st = CheckNamespaceName("metadata.namespace", meta.namespace_()); !st.ok()) {
+    if (Status st = CheckLabelName("metadata.namespace", meta.namespace_()); !st.ok()) {
       return Problem{Field(object, "metadata").Mark(), context + st.error().message()};
     }
     if (info->cluster_scoped) meta.clear_namespace_();

@@ -2,6 +2,8 @@
 
 #include <regex>
 
+#include "common/names.h"
+
 namespace pullfleet::kube {
 namespace {
 
@@ -12,16 +14,14 @@ bool IsLabelValue(const std::string& text) {
   return text.size() <= 63 && std::regex_match(text, kValue);
 }
 
-// A key: an optional DNS-subdomain prefix and '/', then a name as above but not empty.
+// A key: an optional prefix (a DNS subdomain, as object names are) and '/', then a name as
+// above but not empty.
 bool IsLabelKey(const std::string& key) {
-  static const std::regex kPrefix(
-      "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
   const size_t slash = key.find('/');
   const std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
   if (name.empty() || !IsLabelValue(name)) return false;
-  if (slash == std::string::npos) return true;
-  const std::string prefix = key.substr(0, slash);
-  return prefix.size() <= 253 && std::regex_match(prefix, kPrefix);
+  return slash == std::string::npos ||
+         CheckObjectName("label key prefix", key.substr(0, slash)).ok();
 }
 
 std::string Trim(std::string_view text) {

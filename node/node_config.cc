@@ -12,6 +12,7 @@ Error Invalid(const std::string& source, const std::string& what) {
   return Error(ErrorCode::kInvalidArgument, "node config " + source + ": " + what);
 }
 
+// A YAML value as a person wrote it, for errors: "\"maybe\"", "[a list]", "{a mapping}".
 std::string Describe(const YAML::Node& value) {
   if (value.IsScalar()) return "\"" + value.Scalar() + "\"";
   if (value.IsSequence()) return "[a list]";
@@ -19,16 +20,21 @@ std::string Describe(const YAML::Node& value) {
   return "(empty)";
 }
 
+// yaml-cpp says only "bad conversion": name the field, its line and what it holds.
+Error WrongType(const std::string& source, const YAML::Mark& mark, const std::string& path,
+                const YAML::Node& value) {
+  return Invalid(source, "line " + std::to_string(mark.line + 1) + ": " + path + ": value " +
+                             Describe(value) + " has the wrong type (see deploy/config/node.yaml)");
+}
+
 // A field inside a mapping (`path` names it, "registries.HOST.plainHTTP") as a T: a value of
-// the wrong type is named by its path and line, which the top-level catch cannot see.
+// the wrong type is named by its path, which the top-level catch cannot see.
 template <class T>
 Result<T> NestedAs(const YAML::Node& value, const std::string& path, const std::string& source) {
   try {
     return value.as<T>();
   } catch (const YAML::BadConversion& e) {
-    return Invalid(source, "line " + std::to_string(e.mark.line + 1) + ": " + path + ": value " +
-                               Describe(value) +
-                               " has the wrong type (see deploy/config/node.yaml)");
+    return WrongType(source, e.mark, path, value);
   }
 }
 
@@ -117,8 +123,9 @@ Status ApplyKubeletConfiguration(NodeConfig& config, const YAML::Node& doc,
     return Invalid(source, "KubeletConfiguration apiVersion \"" + api_version +
                                "\" is not kubelet.config.k8s.io/v1beta1");
   }
-  if (doc["serializeImagePulls"])
+  if (doc["serializeImagePulls"]) {
     config.serialize_image_pulls = doc["serializeImagePulls"].as<bool>();
+  }
   if (doc["maxParallelImagePulls"] && !doc["maxParallelImagePulls"].IsNull()) {
     config.max_parallel_image_pulls = doc["maxParallelImagePulls"].as<int>();
   }
@@ -150,8 +157,6 @@ Result<std::string> ReadFile(const std::string& path, const std::string& what) {
 }
 
 Status ApplyDocuments(NodeConfig& config, const std::string& yaml_text, const std::string& source);
-
-// A YAML value as a person wrote it, for errors: "\"maybe\"", "[a list]", "{a mapping}".
 
 Status ApplyField(NodeConfig& config, const std::string& key, const YAML::Node& value,
                   const std::string& source) {
@@ -293,10 +298,7 @@ Status ApplyDocuments(NodeConfig& config, const std::string& yaml_text, const st
           auto status = ApplyField(config, key, field.second, source);
           if (!status.ok()) return status;
         } catch (const YAML::BadConversion& e) {
-          // yaml-cpp says only "bad conversion": name the field and what it holds.
-          return Invalid(source, "line " + std::to_string(e.mark.line + 1) + ": " + key +
-                                     ": value " + Describe(field.second) +
-                                     " has the wrong type (see deploy/config/node.yaml)");
+          return WrongType(source, e.mark, key, field.second);
         }
       }
     }

@@ -455,10 +455,10 @@ Error WaitCancelled(std::string_view digest) {
 }
 
 // Opens the partial file of a blob and locks it. Threads of one process are kept apart by
-// the store's own set of active digests; the lock keeps another process apart (an `image
-// pull` into the store of a running node), which would otherwise truncate and write the same
-// file at other offsets. Waits while that process holds it; returns -1 when the file it
-// waited on was renamed into blobs/ or deleted meanwhile, so the caller looks again.
+// the store's own set of active digests; the lock keeps apart another process that opened
+// the same store, which would otherwise truncate and write the same file at other offsets. Waits
+// while that process holds it; returns -1 when the file it waited on was renamed into blobs/ or
+// deleted meanwhile, so the caller looks again.
 Result<int> OpenLockedPartial(std::string_view digest, const fs::path& partial,
                               const IngestWait& wait) {
   int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -476,8 +476,8 @@ Result<int> OpenLockedPartial(std::string_view digest, const fs::path& partial,
     }
     std::this_thread::sleep_for(kWaitPoll);
   }
-  struct stat held {
-  }, named{};
+  struct stat held {};
+  struct stat named {};
   const bool same = ::fstat(fd, &held) == 0 && ::stat(partial.c_str(), &named) == 0 &&
                     held.st_dev == named.st_dev && held.st_ino == named.st_ino;
   if (same) return fd;
@@ -503,13 +503,9 @@ Result<std::unique_ptr<Ingest>> LocalStore::BeginIngest(std::string_view digest,
     active_.insert(key);
   }
   // From here on this thread owns the digest; the Ingest releases it when it ends.
-  if (Has(digest)) {
-    return std::unique_ptr<Ingest>(
-        new LocalIngest(*this, key, expected_size, -1, partial, final_path));
-  }
   int fd = -1;
   while (fd < 0) {
-    if (Has(digest)) {  // committed by the writer this one waited for
+    if (Has(digest)) {  // present already, or committed by the writer this one waited for
       return std::unique_ptr<Ingest>(
           new LocalIngest(*this, key, expected_size, -1, partial, final_path));
     }

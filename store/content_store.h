@@ -8,8 +8,8 @@
 // (re-hashing the prefix) by the next writer of that digest.
 //
 // Thread-safe: one store is shared by every transfer of a node. At most one Ingest per
-// digest exists at a time, across processes too (an `image pull` into a running node's
-// store): a second BeginIngest for the same digest waits for the first to finish, in one
+// digest exists at a time, across processes that open the same store too: a second
+// BeginIngest for the same digest waits for the first to finish, in one
 // process on the store's own set of active digests, across processes on an flock of the
 // partial file, which its writer holds until the blob is renamed into blobs/ or deleted.
 #pragma once

@@ -64,11 +64,11 @@ void DefaultImageVolumes(google::protobuf::RepeatedPtrField<pb::ImageVolume>* vo
 // Namespaces are themselves named by the label rule, every other kind by the subdomain rule.
 void CheckMeta(const std::string& kind, const pb::ObjectMeta& meta,
                std::vector<std::string>* errors) {
-  const Status name = kind == "Namespace" ? CheckNamespaceName("metadata.name", meta.name())
+  const Status name = kind == "Namespace" ? CheckLabelName("metadata.name", meta.name())
                                           : CheckObjectName("metadata.name", meta.name());
   const Status ns = meta.namespace_().empty()
                         ? Status::Ok()
-                        : CheckNamespaceName("metadata.namespace", meta.namespace_());
+                        : CheckLabelName("metadata.namespace", meta.namespace_());
   for (const Status* status : {&name, &ns}) {
     if (status->ok()) continue;
     errors->push_back("The " + kind + " \"" + meta.name() +
@@ -92,10 +92,11 @@ std::vector<std::string> InvalidObjectNames(const pb::ApplyRequest& request) {
   for (const auto& workload : request.workloads()) {
     const std::string kind = workload.kind().empty() ? "Workload" : workload.kind();
     CheckMeta(kind, workload.metadata(), &errors);
+    if (kind != "StatefulSet") continue;
     // A StatefulSet's pods are NAME-ORDINAL: the last of them must be a valid name too.
     const std::string last_pod =
         workload.metadata().name() + "-" + std::to_string(std::max(0, workload.replicas() - 1));
-    if (kind == "StatefulSet" && last_pod.size() > 253) {
+    if (last_pod.size() > 253) {
       errors.push_back("The StatefulSet \"" + workload.metadata().name() +
                        "\" is invalid: metadata.name: its pod " + last_pod.substr(0, 40) +
                        "... would be " + std::to_string(last_pod.size()) +

@@ -25,7 +25,6 @@ namespace {
 
 constexpr uint32_t kPodRecordVersion = 1;
 constexpr uint32_t kWorkloadRecordVersion = 1;
-// Events kept per pod, oldest dropped first.
 
 // Sent by the coordinator to itself: write the pods changed since the last write.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
@@ -44,8 +43,12 @@ std::string NamespacedKey(const char* kind, const pb::ObjectMeta& meta) {
   return std::string(kind) + "/" + meta.namespace_() + "/" + meta.name();
 }
 
+std::string WorkloadKey(const std::string& kind, const std::string& ns, const std::string& name) {
+  return "workload/" + kind + "/" + ns + "/" + name;
+}
+
 std::string WorkloadKey(const pb::Workload& w) {
-  return "workload/" + w.kind() + "/" + w.metadata().namespace_() + "/" + w.metadata().name();
+  return WorkloadKey(w.kind(), w.metadata().namespace_(), w.metadata().name());
 }
 
 struct NodeEntry {
@@ -439,11 +442,7 @@ pb::DeletePodResponse DeleteWorkload(CoordinatorActor* self, const std::string& 
                                      const std::string& ns, const std::string& name) {
   auto& st = self->state;
   pb::DeletePodResponse response;
-  pb::Workload probe;
-  probe.set_kind(kind);
-  probe.mutable_metadata()->set_namespace_(ns);
-  probe.mutable_metadata()->set_name(name);
-  const std::string key = WorkloadKey(probe);
+  const std::string key = WorkloadKey(kind, ns, name);
   auto it = st.workloads.find(key);
   if (it == st.workloads.end()) return response;
   response.set_found(true);
@@ -474,10 +473,8 @@ std::string ApplySecret(CoordinatorState& st, pb::Secret secret) {
   secret.set_record_version(1);
   const std::string key = NamespacedKey("secret", secret.metadata());
   auto it = st.secrets.find(key);
-  if (it != st.secrets.end())
-    secret.mutable_metadata()->set_uid(it->second.metadata().uid());
-  else
-    secret.mutable_metadata()->set_uid(NewUid(st.rng));
+  secret.mutable_metadata()->set_uid(it != st.secrets.end() ? it->second.metadata().uid()
+                                                            : NewUid(st.rng));
   const std::string verdict = Verdict(it == st.secrets.end() ? nullptr : &it->second, secret);
   // Only the sealed form reaches the disk.
   (void)st.db->Put(key, st.options.sealer->Seal(secret.SerializeAsString()));
@@ -762,8 +759,9 @@ pb::NodeList ListNodes(const CoordinatorState& st) {
     auto* item = list.add_items();
     *item->mutable_info() = entry.info;
     item->set_ready(entry.up);
-    for (const auto& [key, pod] : st.pods)
+    for (const auto& [key, pod] : st.pods) {
       item->set_pods(item->pods() + (pod.spec().node_name() == name));
+    }
   }
   return list;
 }

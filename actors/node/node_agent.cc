@@ -280,16 +280,20 @@ void ScheduleReconnect(AgentActor* self, const std::string& why) {
 
 void OnAssign(AgentActor* self, const pb::Pod& pod);
 
-// Sends the newest status of a pod and its events numbered `from` and after. In one process
-// nothing is lost between two actors; over a network the report waits in `unconfirmed`.
-void SendReport(AgentActor* self, const std::string& uid, HeldReport& held, uint64_t from) {
+// Sends the newest status of a pod and its events numbered `from` and after; returns how many
+// events went. In one process nothing is lost between two actors; over a network the report
+// waits in `unconfirmed`.
+int SendReport(AgentActor* self, const std::string& uid, HeldReport& held, uint64_t from) {
   auto& st = self->state;
-  self->send(st.coordinator, status_atom::value, held.From(from));
+  pb::PodStatusReport report = held.From(from);
+  const int events = report.new_events_size();
+  self->send(st.coordinator, status_atom::value, std::move(report));
   if (st.link.host.empty()) {
     held.Confirm(held.last_seq);
   } else {
     st.unconfirmed.push_back(SentReport{uid, held.last_seq});
   }
+  return events;
 }
 
 // A ping of registration `generation` was answered: the reports sent before it, numbered
@@ -357,9 +361,7 @@ void OnSync(AgentActor* self, const pb::NodeSync& sync) {
     auto held = st.reports.find(pod.metadata().uid());
     if (held == st.reports.end()) continue;
     const uint64_t from = pod.events_source() == held->second.source ? pod.events_seq() + 1 : 0;
-    const uint64_t first = std::max(from, held->second.FirstSeq());
-    if (first <= held->second.last_seq) events_resent += held->second.last_seq - first + 1;
-    SendReport(self, held->first, held->second, from);
+    events_resent += SendReport(self, held->first, held->second, from);
     ++resent;
   }
   spdlog::info(

@@ -14,8 +14,8 @@
 // the pod chains record it with its own reason and back off as after any failed pull.
 //
 // A download that waits for another one's ingest of a shared blob (two keys for one image:
-// other credentials or runtime handler; or an `image pull` into this store) moves no byte of
-// its own; the other writer's bytes count as its movement, so it is cancelled as stalled only
+// other credentials or runtime handler; or another process on the same store) moves no byte
+// of its own; the other writer's bytes count as its movement, so it is cancelled as stalled only
 // when that one stalls too.
 //
 // Known shortcoming: the per-image progress series are keyed by node and image only, so two

@@ -294,9 +294,9 @@ TEST(ContentStore, WaitingForAnotherWriterReportsItsBytesAndCanBeCancelled) {
   EXPECT_TRUE((*third)->already_present());
 }
 
-// Another process writing the same blob into the same store (an `image pull` into a running
-// node's store) is waited for, and its committed blob taken as present; before, the second
-// writer resumed the first one's partial file while the first still wrote it.
+// Another process writing the same blob into the same store is waited for, and its committed
+// blob taken as present; before, the second writer resumed the first one's partial file while
+// the first still wrote it.
 TEST(ContentStore, BeginIngestWaitsForAWriterInAnotherProcess) {
   TempDir dir;
   const std::string data = RandomBytes(200'000, 7);
